@@ -1,0 +1,81 @@
+# otp-labs: see README.md. `make`, `make test`, `make bench`, `make install`.
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+DESTDIR   ?=
+N         ?= 3
+PKGS      := libczmq libzmq libsodium
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT       := -O1
+else
+BUILD     ?= build
+SANFLAGS  :=
+OPT       := -O2
+endif
+
+CC        ?= cc
+CFLAGS    ?= $(OPT) -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+             -Ilib $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -DOTP_VERSION='"$(VERSION)"'
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    += $(shell pkg-config --libs $(PKGS))
+
+BINARIES  := otp-epmd otp-node otp-ctl
+LIB_SRC   := $(filter-out lib/otp_selftest.c,$(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libotp.a
+BINS      := $(BINARIES:%=$(BUILD)/bin/%)
+SELFTEST  := $(BUILD)/bin/otp-selftest
+
+.SECONDARY:
+.PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
+all: $(BINS) $(SELFTEST)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+cmd_objs = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c))
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(call cmd_objs,$$*) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(SELFTEST): $(BUILD)/lib/otp_selftest.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The whole suite: C self-tests, then every bats file, through the real binaries.
+test: all
+	OTP_BIN=$(abspath $(BUILD)/bin) test/run
+
+unit: $(SELFTEST)
+	$(SELFTEST)
+
+bench: all
+	OTP_BIN=$(abspath $(BUILD)/bin) bench/run
+
+run: all
+	OTP_BIN=$(abspath $(BUILD)/bin) scripts/start-cluster 1
+
+run-multi: all
+	OTP_BIN=$(abspath $(BUILD)/bin) scripts/start-cluster $(N)
+
+stop:
+	OTP_BIN=$(abspath $(BUILD)/bin) scripts/stop-cluster
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+
+uninstall:
+	rm -f $(BINARIES:%=$(DESTDIR)$(BINDIR)/%)
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,18 @@
+/*  otp - the otp-labs library that every binary links.                     */
+#ifndef OTP_H
+#define OTP_H
+
+#include <czmq.h>
+#include <inttypes.h>
+#include "otp_log.h"
+#include "otp_opt.h"
+#include "otp_name.h"
+#include "otp_cookie.h"
+#include "otp_auth.h"
+#include "otp_proto.h"
+#include "otp_signal.h"
+#include "otp_monitor.h"
+#include "otp_spawn.h"
+#include "otp_request.h"
+
+#endif

@@ -1,0 +1,115 @@
+#include "otp_name.h"
+#include <assert.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+bool
+otp_name_valid (const char *name)
+{
+    size_t len = strlen (name);
+    if (len == 0 || len > OTP_NAME_MAX)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
+bool
+otp_host_valid (const char *host)
+{
+    size_t len = strlen (host);
+    if (len == 0 || len > OTP_HOST_MAX || host [0] == '.' || host [0] == '-'
+    ||  host [len - 1] == '.' || strstr (host, ".."))
+        return false;
+    for (const char *p = host; *p; p++)
+        if (!isalnum ((unsigned char) *p) && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
+int
+otp_node_split (const char *node, char *name, size_t name_size,
+                char *host, size_t host_size)
+{
+    const char *at = strchr (node, '@');
+    if (!at || strchr (at + 1, '@'))
+        return -1;
+    size_t name_len = (size_t) (at - node);
+    if (name_len == 0 || name_len > OTP_NAME_MAX || name_len >= name_size
+    ||  strlen (at + 1) >= host_size)
+        return -1;
+    char tmp [OTP_NAME_MAX + 1];
+    memcpy (tmp, node, name_len);
+    tmp [name_len] = 0;
+    if (!otp_name_valid (tmp) || !otp_host_valid (at + 1))
+        return -1;
+    memcpy (name, tmp, name_len + 1);
+    strcpy (host, at + 1);
+    return 0;
+}
+
+int
+otp_node_complete (const char *input, bool shortname, char *node, size_t size)
+{
+    char name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
+    if (strchr (input, '@')) {
+        if (otp_node_split (input, name, sizeof name, host, sizeof host))
+            return -1;
+        if (shortname && strchr (host, '.') && !isdigit ((unsigned char) host [0]))
+            return -1;      //  Erlang refuses a dotted host for a short name
+    }
+    else {
+        if (!otp_name_valid (input))
+            return -1;
+        snprintf (name, sizeof name, "%s", input);
+        if (gethostname (host, sizeof host))
+            return -1;
+        host [sizeof host - 1] = 0;
+        if (shortname) {
+            char *dot = strchr (host, '.');
+            if (dot)
+                *dot = 0;
+        }
+        if (!otp_host_valid (host))
+            return -1;
+    }
+    int n = snprintf (node, size, "%s@%s", name, host);
+    return n < 0 || (size_t) n >= size? -1: 0;
+}
+
+void
+otp_name_test (void)
+{
+    char name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1], node [OTP_NODE_MAX + 1];
+    assert (otp_node_split ("a@localhost", name, sizeof name, host, sizeof host) == 0);
+    assert (strcmp (name, "a") == 0 && strcmp (host, "localhost") == 0);
+    assert (otp_node_split ("app@10-1-2-3.default.pod.cluster.local", name, sizeof name,
+                            host, sizeof host) == 0);
+    assert (otp_node_split ("a@10.0.0.1", name, sizeof name, host, sizeof host) == 0);
+    assert (otp_node_split ("a", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("@h", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a@", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a@b@c", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a b@h", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a@h..x", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a@h/x", name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_split ("a@h\n", name, sizeof name, host, sizeof host) == -1);
+    char big [400];
+    memset (big, 'x', sizeof big - 1);
+    big [sizeof big - 1] = 0;
+    big [10] = '@';
+    assert (otp_node_split (big, name, sizeof name, host, sizeof host) == -1);
+    big [10] = 'x';
+    big [100] = '@';
+    assert (otp_node_split (big, name, sizeof name, host, sizeof host) == -1);
+    assert (otp_node_complete ("a@h", true, node, sizeof node) == 0);
+    assert (strcmp (node, "a@h") == 0);
+    assert (otp_node_complete ("a@h.example", true, node, sizeof node) == -1);
+    assert (otp_node_complete ("a@h.example", false, node, sizeof node) == 0);
+    assert (otp_node_complete ("a", true, node, sizeof node) == 0);
+    assert (strchr (node, '@') && !strchr (node, '.'));
+    assert (otp_node_complete ("a", false, node, 3) == -1);
+}

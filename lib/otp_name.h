@@ -1,0 +1,29 @@
+/*  otp_name - node names, `name@host`, as Erlang writes them.
+    The host part is what peers connect to, so it must be a DNS name or an
+    IPv4 address; the name part is what the port mapper keys on.             */
+#ifndef OTP_NAME_H
+#define OTP_NAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define OTP_NAME_MAX 64         //  the part before '@'
+#define OTP_HOST_MAX 253        //  a DNS name
+#define OTP_NODE_MAX (OTP_NAME_MAX + 1 + OTP_HOST_MAX)
+
+//  True if `name` is a valid short name: [A-Za-z0-9_.-], 1..OTP_NAME_MAX.
+bool otp_name_valid (const char *name);
+//  True if `host` is a valid host name or dotted IPv4 address.
+bool otp_host_valid (const char *host);
+//  Splits `node` ("name@host") into its parts. Returns 0, or -1 with nothing
+//  written when the node name is not valid.
+int otp_node_split (const char *node, char *name, size_t name_size,
+                    char *host, size_t host_size);
+//  Builds a full node name from --name/--sname style input: "a@h" stays as
+//  it is, "a" gets this machine's host name (short with `shortname`).
+//  Returns 0, or -1 when the result is not a valid node name.
+int otp_node_complete (const char *input, bool shortname, char *node, size_t size);
+
+void otp_name_test (void);
+
+#endif

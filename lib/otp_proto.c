@@ -1,0 +1,175 @@
+#include "otp_proto.h"
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+const otp_cmd_t otp_epmd_cmds [EPMD_CMD_COUNT + 1] = {
+    [EPMD_ALIVE] = { "ALIVE", 3, 3, -1 },  //  name, port, instance
+    [EPMD_BYE]   = { "BYE",   2, 2, -1 },  //  name, instance
+    [EPMD_PORT]  = { "PORT",  1, 1, -1 },  //  name
+    [EPMD_NAMES] = { "NAMES", 0, 0, -1 },
+    [EPMD_INFO]  = { "INFO",  0, 0, -1 },
+    [EPMD_CMD_COUNT] = { NULL, 0, 0, -1 }
+};
+
+const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1] = {
+    [NODE_HELLO] = { "HELLO", 5, 5, -1 },
+    [NODE_HB]    = { "HB",    0, 0, -1 },
+    [NODE_BYE]   = { "BYE",   0, 0, -1 },
+    [NODE_ROUTE] = { "ROUTE", 4, 4, 3 },
+    [NODE_REQ]   = { "REQ",   2, 16, -1 },
+    [NODE_SEND]  = { "SEND",  3, 3, 2 },
+    [NODE_CMD_COUNT] = { NULL, 0, 0, -1 }
+};
+
+int
+otp_msg_check (zmsg_t *msg, const otp_cmd_t *table, char *error, size_t error_size)
+{
+    zframe_t *command = zmsg_first (msg);
+    if (!command) {
+        snprintf (error, error_size, "empty message");
+        return -1;
+    }
+    int index = -1;
+    size_t len = zframe_size (command);
+    for (int i = 0; table [i].name; i++)
+        if (strlen (table [i].name) == len
+        &&  memcmp (table [i].name, zframe_data (command), len) == 0) {
+            index = i;
+            break;
+        }
+    if (index < 0) {
+        snprintf (error, error_size, "unknown command");
+        return -1;
+    }
+    const otp_cmd_t *cmd = &table [index];
+    int args = (int) zmsg_size (msg) - 1;
+    if (args < cmd->min_args || (cmd->max_args >= 0 && args > cmd->max_args)) {
+        snprintf (error, error_size, "%s takes %d..%d arguments, not %d",
+                  cmd->name, cmd->min_args, cmd->max_args, args);
+        return -1;
+    }
+    int arg = 0;
+    for (zframe_t *frame = zmsg_next (msg); frame; frame = zmsg_next (msg), arg++) {
+        size_t limit = arg == cmd->payload_arg? OTP_PAYLOAD_MAX: OTP_ARG_MAX;
+        if (zframe_size (frame) > limit) {
+            snprintf (error, error_size, "%s argument %d is too large (%zu bytes)",
+                      cmd->name, arg + 1, zframe_size (frame));
+            return -1;
+        }
+    }
+    return index;
+}
+
+zframe_t *
+otp_msg_arg (zmsg_t *msg, int index)
+{
+    zframe_t *frame = zmsg_first (msg);
+    for (int i = 0; frame && i <= index; i++)
+        frame = zmsg_next (msg);
+    return frame;
+}
+
+int
+otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size)
+{
+    zframe_t *frame = otp_msg_arg (msg, index);
+    if (!frame || zframe_size (frame) >= size
+    ||  memchr (zframe_data (frame), 0, zframe_size (frame)))
+        return -1;
+    memcpy (buf, zframe_data (frame), zframe_size (frame));
+    buf [zframe_size (frame)] = 0;
+    return 0;
+}
+
+int
+otp_msg_int (zmsg_t *msg, int index, long long min, long long max, long long *value)
+{
+    char buf [32];
+    if (otp_msg_str (msg, index, buf, sizeof buf) || !*buf)
+        return -1;
+    for (const char *p = buf; *p; p++)
+        if ((*p < '0' || *p > '9') && !(p == buf && *p == '-'))
+            return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll (buf, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+void
+otp_sock_harden (zsock_t *sock)
+{
+    zsock_set_maxmsgsize (sock, OTP_MSG_MAX);
+    zsock_set_sndtimeo (sock, 0);
+    zsock_set_linger (sock, 0);
+}
+
+int
+otp_bind (zsock_t *sock, const char *address, int port)
+{
+    if (port == 0)
+        return zsock_bind (sock, "tcp://%s:*", address);
+    return zsock_bind (sock, "tcp://%s:%d", address, port) == 0? port: -1;
+}
+
+void
+otp_proto_test (void)
+{
+    char error [256];
+    zmsg_t *msg = zmsg_new ();
+    assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == -1);
+    zmsg_addstr (msg, "ALIVE");
+    zmsg_addstr (msg, "a");
+    zmsg_addstr (msg, "4370");
+    assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == -1);
+    zmsg_addstr (msg, "123");
+    assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == EPMD_ALIVE);
+    long long port;
+    assert (otp_msg_int (msg, 1, 1, 65535, &port) == 0 && port == 4370);
+    assert (otp_msg_int (msg, 0, 1, 65535, &port) == -1);
+    assert (otp_msg_int (msg, 1, 1, 100, &port) == -1);
+    assert (otp_msg_int (msg, 7, 1, 100, &port) == -1);
+    char name [8];
+    assert (otp_msg_str (msg, 0, name, sizeof name) == 0 && streq (name, "a"));
+    assert (otp_msg_str (msg, 9, name, sizeof name) == -1);
+    zmsg_destroy (&msg);
+
+    //  Prefixes and near-misses of a command name are unknown commands.
+    const char *unknown [] = { "ALIV", "ALIVEX", "alive", "", NULL };
+    for (int i = 0; unknown [i]; i++) {
+        msg = zmsg_new ();
+        zmsg_addstr (msg, unknown [i]);
+        assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == -1);
+        zmsg_destroy (&msg);
+    }
+
+    //  Embedded NUL, oversized argument, large payload where allowed.
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "PORT");
+    zmsg_addmem (msg, "a\0b", 3);
+    assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == EPMD_PORT);
+    assert (otp_msg_str (msg, 0, name, sizeof name) == -1);
+    zmsg_destroy (&msg);
+
+    char *big = (char *) calloc (1, OTP_ARG_MAX + 2);
+    memset (big, 'x', OTP_ARG_MAX + 1);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "SEND");
+    zmsg_addstr (msg, big);
+    zmsg_addstr (msg, "n@h");
+    zmsg_addstr (msg, "body");
+    assert (otp_msg_check (msg, otp_node_cmds, error, sizeof error) == -1);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "SEND");
+    zmsg_addstr (msg, "name");
+    zmsg_addstr (msg, "n@h");
+    zmsg_addstr (msg, big);
+    assert (otp_msg_check (msg, otp_node_cmds, error, sizeof error) == NODE_SEND);
+    zmsg_destroy (&msg);
+    free (big);
+}

@@ -1,0 +1,65 @@
+/*  otp_proto - every message on the wire, defined once.
+
+    A message is one ZeroMQ multipart message: frame 0 names the command, the
+    frames after it are its arguments. Each table below gives, per command,
+    how many argument frames it takes and how large each may be; a receiver
+    checks a message against its table before it reads a single argument, so
+    handlers may index frames without further checks. docs/protocol.md is
+    the prose form of these tables: change both together.                   */
+#ifndef OTP_PROTO_H
+#define OTP_PROTO_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#define OTP_PROTO_VERSION "1"
+#define OTP_ARG_MAX 1024            //  a name, a number, a host
+#define OTP_PAYLOAD_MAX (1 << 20)   //  a message body
+#define OTP_MSG_MAX (OTP_PAYLOAD_MAX + 16 * 1024)   //  ZMQ_MAXMSGSIZE
+
+typedef struct {
+    const char *name;
+    int min_args;
+    int max_args;           //  -1: any number (each at most OTP_ARG_MAX)
+    int payload_arg;        //  index of the one argument that may be large, or -1
+} otp_cmd_t;
+
+//  Port mapper requests, client -> otp-epmd (ROUTER).
+enum { EPMD_ALIVE, EPMD_BYE, EPMD_PORT, EPMD_NAMES, EPMD_INFO, EPMD_CMD_COUNT };
+extern const otp_cmd_t otp_epmd_cmds [EPMD_CMD_COUNT + 1];
+
+//  Messages a node's ROUTER accepts, from peers and from attached clients.
+enum {
+    NODE_HELLO,     //  peer: version, node, instance, host, port
+    NODE_HB,        //  peer: (none)
+    NODE_BYE,       //  peer: (none) - leaving on purpose, do not reconnect
+    NODE_ROUTE,     //  peer: from, to-name, to-node, payload - forwarded message
+    NODE_REQ,       //  client: request id, command, arguments...
+    NODE_SEND,      //  client: to-name, to-node, payload
+    NODE_CMD_COUNT
+};
+extern const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1];
+
+//  Checks `msg` against `table`; returns the command's index, or -1 with a
+//  one-line reason in `error`. Never modifies the message.
+int otp_msg_check (zmsg_t *msg, const otp_cmd_t *table, char *error, size_t error_size);
+//  Returns argument `index` (0 = first after the command), or NULL.
+zframe_t *otp_msg_arg (zmsg_t *msg, int index);
+//  Copies argument `index` as a C string into `buf`. A frame with a NUL byte
+//  or longer than `size - 1` gives -1.
+int otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size);
+//  Parses argument `index` as a decimal integer within [min, max].
+int otp_msg_int (zmsg_t *msg, int index, long long min, long long max, long long *value);
+
+//  Sets the socket options every peer-facing socket needs: a message size
+//  cap (oversized messages drop the connection instead of growing memory),
+//  no blocking on send, and linger 0.
+void otp_sock_harden (zsock_t *sock);
+
+//  Binds `sock` to tcp://address:port; port 0 picks a free one. Returns
+//  the port bound, or -1.
+int otp_bind (zsock_t *sock, const char *address, int port);
+
+void otp_proto_test (void);
+
+#endif

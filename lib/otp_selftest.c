@@ -1,0 +1,22 @@
+/*  Runs the self-test of every lib/ module (CZMQ's convention).            */
+#include "otp.h"
+
+int
+main (void)
+{
+    otp_log_init ("otp-selftest");
+    otp_signal_init ();
+    struct { const char *name; void (*test) (void); } tests [] = {
+        { "otp_name", otp_name_test },
+        { "otp_cookie", otp_cookie_test },
+        { "otp_proto", otp_proto_test },
+        { "otp_auth", otp_auth_test },
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
+        printf (" * %s: ", tests [i].name);
+        fflush (stdout);
+        tests [i].test ();
+        printf ("OK\n");
+    }
+    return 0;
+}

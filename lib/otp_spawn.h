@@ -1,0 +1,21 @@
+/*  otp_spawn - fork and exec, done carefully (s6's way).
+    The child touches no ZeroMQ: it resets its signal mask, moves to its own
+    session if asked, and execs. A close-on-exec pipe tells the parent,
+    synchronously, whether exec worked, so a bad command is an error at once
+    rather than a child that dies with 127.                                  */
+#ifndef OTP_SPAWN_H
+#define OTP_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct {
+    char *const *argv;      //  argv[0] is looked up in PATH when it has no '/'
+    bool new_session;       //  setsid(): own process group, no terminal
+    bool null_stdio;        //  stdin/stdout/stderr to /dev/null
+} otp_spawn_opts_t;
+
+//  Returns the child's pid, or -1 with a one-line reason in `error`.
+pid_t otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size);
+
+#endif
