@@ -109,6 +109,18 @@ otp_sock_harden (zsock_t *sock)
 }
 
 int
+otp_send (zmsg_t **msg, zsock_t *sock)
+{
+    int rc = zmsg_send (msg, sock);
+    if (rc) {
+        int err = zmq_errno ();
+        zmsg_destroy (msg);
+        errno = err;
+    }
+    return rc;
+}
+
+int
 otp_bind (zsock_t *sock, const char *address, int port)
 {
     if (port == 0)

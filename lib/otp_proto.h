@@ -56,6 +56,11 @@ int otp_msg_int (zmsg_t *msg, int index, long long min, long long max, long long
 //  no blocking on send, and linger 0.
 void otp_sock_harden (zsock_t *sock);
 
+//  Sends and always destroys `*msg` (zmsg_send keeps it on failure).
+//  Returns 0, or -1 with errno set (EAGAIN at the HWM, EHOSTUNREACH from a
+//  ROUTER_MANDATORY socket whose peer is gone).
+int otp_send (zmsg_t **msg, zsock_t *sock);
+
 //  Binds `sock` to tcp://address:port; port 0 picks a free one. Returns
 //  the port bound, or -1.
 int otp_bind (zsock_t *sock, const char *address, int port);

@@ -1,0 +1,22 @@
+#ifndef CTL_H
+#define CTL_H
+
+#include "otp.h"
+
+typedef struct {
+    const char *node;
+    const char *cookie;
+    const char *cookie_file;
+    int epmd_port;
+    int timeout_ms;
+    bool json;
+} ctl_t;
+
+//  Commands sent to a node; exit status.
+int ctl_node (ctl_t *ctl, const char *command);
+//  `epmd names|info [--host H]`; exit status.
+int ctl_epmd (ctl_t *ctl, int argc, char **argv);
+//  Prints `text` as a JSON string.
+void ctl_json_string (const char *text);
+
+#endif

@@ -1,0 +1,88 @@
+/*  otp-ctl - the operator's command line: ping, nodes, info, stop, monitor,
+    and the port mapper's names. It connects as a client (a hidden node),
+    never as a cluster member.                                              */
+#include "ctl.h"
+#include <getopt.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"usage: otp-ctl [-n NODE] [--cookie C | --cookie-file F] [--json] COMMAND [ARGS]\n"
+"\n"
+"Commands:\n"
+"  ping                 pong if NODE answers (exit 0), pang if not (exit 1)\n"
+"  nodes                NODE's connected peers, one per line, sorted\n"
+"  info                 name, uptime, peers, strategy, counters\n"
+"  stop                 stop NODE gracefully\n"
+"  monitor              print nodeup/nodedown events as they happen\n"
+"  epmd names [--host H]  the port mapper's names and ports\n"
+"  epmd info [--host H]   the port mapper's pid, uptime and size\n"
+"\n"
+"Options:\n"
+"  -n, --node NODE        node to talk to, name@host (OTP_NODE_NAME)\n"
+"  -c, --cookie COOKIE    cluster cookie (OTP_COOKIE)\n"
+"      --cookie-file FILE cookie file (OTP_COOKIE_FILE; default ~/.otp-cookie)\n"
+"  -e, --epmd-port PORT   otp-epmd port (OTP_EPMD_PORT, default 4369)\n"
+"  -t, --timeout MS       how long to wait for an answer (default 3000)\n"
+"  -j, --json             print JSON instead of text\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    otp_log_init (argv [0]);
+    otp_signal_init ();
+    ctl_t ctl = {
+        .node = otp_env ("OTP_NODE_NAME", NULL),
+        .cookie = otp_env ("OTP_COOKIE", NULL),
+        .cookie_file = otp_env ("OTP_COOKIE_FILE", NULL),
+        .epmd_port = (int) otp_opt_int ("OTP_EPMD_PORT", otp_env ("OTP_EPMD_PORT", "4369"), 1, 65535),
+        .timeout_ms = 3000,
+    };
+    enum { OPT_COOKIE_FILE = 256 };
+    static const struct option longopts [] = {
+        { "node", required_argument, NULL, 'n' },
+        { "cookie", required_argument, NULL, 'c' },
+        { "cookie-file", required_argument, NULL, OPT_COOKIE_FILE },
+        { "epmd-port", required_argument, NULL, 'e' },
+        { "timeout", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    //  '+': options end at the command, whose own options follow it.
+    while ((opt = getopt_long (argc, argv, "+n:c:e:t:jhV", longopts, NULL)) != -1) {
+        switch (opt) {
+            case 'n': ctl.node = optarg; break;
+            case 'c': ctl.cookie = optarg; break;
+            case OPT_COOKIE_FILE: ctl.cookie_file = optarg; ctl.cookie = NULL; break;
+            case 'e': ctl.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
+            case 't': ctl.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 1, 3600000); break;
+            case 'j': ctl.json = true; break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': otp_print_version ("otp-ctl");
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        s_usage (stderr);
+        return 2;
+    }
+    const char *command = argv [optind];
+    char **args = argv + optind + 1;
+    int nargs = argc - optind - 1;
+    if (streq (command, "epmd"))
+        return ctl_epmd (&ctl, nargs, args);
+    if (streq (command, "ping") || streq (command, "nodes") || streq (command, "info")
+    ||  streq (command, "stop") || streq (command, "monitor")) {
+        if (nargs > 0)
+            otp_fatal ("%s takes no arguments", command);
+        return ctl_node (&ctl, command);
+    }
+    otp_fatal ("unknown command '%s' (see --help)", command);
+}

@@ -1,0 +1,278 @@
+/*  The node and the port mappers: our own registration on this host's
+    otp-epmd (kept alive by refreshing it, which is also how epmd learns we
+    died), and look-ups of other nodes on their hosts' port mappers.         */
+#include "node.h"
+#include <libgen.h>
+
+struct _epmd_link_t {
+    node_t *node;
+    zsock_t *dealer;
+    int timer;
+    int refresh_ms;
+};
+
+static zmsg_t *
+s_alive (node_t *node)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "ALIVE");
+    zmsg_addstr (msg, node->short_name);
+    zmsg_addstrf (msg, "%d", node->port);
+    zmsg_addstr (msg, node->instance);
+    return msg;
+}
+
+static void
+s_start_epmd (node_t *node)
+{
+    //  Prefer the otp-epmd beside our own binary, then PATH.
+    char self [4096], path [4096 + 16];
+    ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+    snprintf (path, sizeof path, "otp-epmd");
+    if (n > 0) {
+        self [n] = 0;
+        snprintf (path, sizeof path, "%s/otp-epmd", dirname (self));
+        if (access (path, X_OK))
+            snprintf (path, sizeof path, "otp-epmd");
+    }
+    char port [16];
+    snprintf (port, sizeof port, "%d", node->config->epmd_port);
+    char *argv [] = { path, "-p", port, NULL };
+    otp_spawn_opts_t opts = { .argv = argv, .new_session = true, .null_stdio = true };
+    char error [256];
+    if (otp_spawn (&opts, error, sizeof error) < 0)
+        otp_fatal ("no otp-epmd answers on port %d and %s", node->config->epmd_port, error);
+    otp_info ("started otp-epmd on port %d", node->config->epmd_port);
+}
+
+static int
+s_check_reply (node_t *node, zmsg_t *reply)
+{
+    char tag [8], reason [256] = "";
+    if (otp_msg_str (reply, -1, tag, sizeof tag) || !streq (tag, "OK")) {
+        otp_msg_str (reply, 0, reason, sizeof reason);
+        otp_warn ("otp-epmd refused %s: %s", node->name, reason);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_on_refresh (zloop_t *loop, int timer_id, void *arg);
+
+static void
+s_set_refresh (epmd_link_t *self, zmsg_t *reply)
+{
+    long long expire;
+    if (otp_msg_int (reply, 0, 50, 3600000, &expire))
+        return;
+    int refresh = (int) expire / 4;
+    if (refresh != self->refresh_ms) {
+        if (self->timer >= 0)
+            zloop_timer_end (self->node->loop, self->timer);
+        self->refresh_ms = refresh;
+        self->timer = zloop_timer (self->node->loop, (size_t) refresh, 0, s_on_refresh, self);
+    }
+}
+
+static int
+s_on_refresh (zloop_t *loop, int timer_id, void *arg)
+{
+    epmd_link_t *self = (epmd_link_t *) arg;
+    zmsg_t *msg = s_alive (self->node);
+    otp_send (&msg, self->dealer);      //  epmd away: it is retried next time
+    return 0;
+}
+
+static int
+s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    epmd_link_t *self = (epmd_link_t *) arg;
+    zmsg_t *reply = zmsg_recv (sock);
+    if (!reply)
+        return 0;
+    if (s_check_reply (self->node, reply) == 0)
+        s_set_refresh (self, reply);
+    else {
+        //  Someone else holds our name (we were frozen past the expiry and
+        //  a new node took it): two nodes must never share a name.
+        otp_warn ("lost the name %s on this host; stopping", self->node->name);
+        node_stop (self->node, 1);
+    }
+    zmsg_destroy (&reply);
+    return 0;
+}
+
+epmd_link_t *
+epmd_link_new (node_t *node)
+{
+    epmd_link_t *self = (epmd_link_t *) zmalloc (sizeof (epmd_link_t));
+    self->node = node;
+    self->timer = -1;
+    self->dealer = zsock_new (ZMQ_DEALER);
+    otp_sock_harden (self->dealer);
+    zsock_set_sndtimeo (self->dealer, 200);
+    zsock_connect (self->dealer, "tcp://127.0.0.1:%d", node->config->epmd_port);
+
+    zmsg_t *reply = NULL;
+    bool started = false;
+    int64_t deadline = zclock_mono () + 5000;
+    while (!reply && zclock_mono () < deadline) {
+        zmsg_t *msg = s_alive (node);
+        reply = otp_request (self->dealer, &msg, 300);
+        if (!reply && !started) {
+            if (!node->config->start_epmd)
+                otp_fatal ("no otp-epmd answers on port %d (and --no-epmd was given)",
+                           node->config->epmd_port);
+            s_start_epmd (node);
+            started = true;
+        }
+    }
+    if (!reply)
+        otp_fatal ("no otp-epmd answers on port %d", node->config->epmd_port);
+    if (s_check_reply (node, reply))
+        otp_fatal ("cannot register %s: is a node of that name running on this host?",
+                   node->name);
+    zsock_set_sndtimeo (self->dealer, 0);
+    zloop_reader (node->loop, self->dealer, s_on_reply, self);
+    s_set_refresh (self, reply);
+    zmsg_destroy (&reply);
+    return self;
+}
+
+void
+epmd_link_destroy (epmd_link_t **self_p)
+{
+    epmd_link_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_reader_end (self->node->loop, self->dealer);
+    if (self->timer >= 0)
+        zloop_timer_end (self->node->loop, self->timer);
+    //  Unregister at once, so that peers using the port mapper stop
+    //  finding us before the expiry would have freed the name.
+    zmsg_t *bye = zmsg_new ();
+    zmsg_addstr (bye, "BYE");
+    zmsg_addstr (bye, self->node->short_name);
+    zmsg_addstr (bye, self->node->instance);
+    zsock_set_sndtimeo (self->dealer, 200);
+    zmsg_t *reply = otp_request (self->dealer, &bye, 300);
+    zmsg_destroy (&reply);
+    zsock_destroy (&self->dealer);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Look-ups: one DEALER per port mapper we ask, kept for the next time.
+
+typedef struct {
+    resolver_t *resolver;
+    char node_host [OTP_HOST_MAX + 1];  //  host part of the names it returns
+    zsock_t *dealer;
+} epmd_conn_t;
+
+struct _resolver_t {
+    node_t *node;
+    zhashx_t *conns;                    //  "query-host|node-host" -> epmd_conn_t
+};
+
+static void
+s_conn_free (void **item)
+{
+    epmd_conn_t *conn = (epmd_conn_t *) *item;
+    if (conn) {
+        zloop_reader_end (conn->resolver->node->loop, conn->dealer);
+        zsock_destroy (&conn->dealer);
+        free (conn);
+        *item = NULL;
+    }
+}
+
+static int
+s_on_lookup (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    epmd_conn_t *conn = (epmd_conn_t *) arg;
+    node_t *node = conn->resolver->node;
+    zmsg_t *reply = zmsg_recv (sock);
+    if (!reply)
+        return 0;
+    char tag [8], name [OTP_NAME_MAX + 1], full [OTP_NODE_MAX + 1];
+    long long port;
+    if (otp_msg_str (reply, -1, tag, sizeof tag) == 0) {
+        //  PORT name port | NAMES (name port)*
+        int first = streq (tag, "PORT")? 0: streq (tag, "NAMES")? 0: -1;
+        int count = first < 0? 0: (int) zmsg_size (reply) - 1;
+        for (int i = 0; i + 1 < count; i += 2)
+            if (otp_msg_str (reply, i, name, sizeof name) == 0 && otp_name_valid (name)
+            &&  otp_msg_int (reply, i + 1, 1, 65535, &port) == 0) {
+                snprintf (full, sizeof full, "%s@%s", name, conn->node_host);
+                peer_connect (node, full, conn->node_host, (int) port);
+            }
+    }
+    zmsg_destroy (&reply);
+    return 0;
+}
+
+static epmd_conn_t *
+s_conn (resolver_t *self, const char *query_host, const char *node_host)
+{
+    char key [2 * OTP_HOST_MAX + 2];
+    snprintf (key, sizeof key, "%s|%s", query_host, node_host);
+    epmd_conn_t *conn = (epmd_conn_t *) zhashx_lookup (self->conns, key);
+    if (conn)
+        return conn;
+    conn = (epmd_conn_t *) zmalloc (sizeof (epmd_conn_t));
+    conn->resolver = self;
+    snprintf (conn->node_host, sizeof conn->node_host, "%s", node_host);
+    conn->dealer = zsock_new (ZMQ_DEALER);
+    otp_sock_harden (conn->dealer);
+    //  Requests wait for the connection, but only a few: a host that is
+    //  down must not pile them up.
+    zsock_set_sndhwm (conn->dealer, 16);
+    zsock_connect (conn->dealer, "tcp://%s:%d", query_host, self->node->config->epmd_port);
+    zloop_reader (self->node->loop, conn->dealer, s_on_lookup, conn);
+    zhashx_insert (self->conns, key, conn);
+    return conn;
+}
+
+resolver_t *
+resolver_new (node_t *node)
+{
+    resolver_t *self = (resolver_t *) zmalloc (sizeof (resolver_t));
+    self->node = node;
+    self->conns = zhashx_new ();
+    zhashx_set_destructor (self->conns, s_conn_free);
+    return self;
+}
+
+void
+resolver_destroy (resolver_t **self_p)
+{
+    if (*self_p) {
+        zhashx_destroy (&(*self_p)->conns);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+void
+resolver_lookup (resolver_t *self, const char *node_name)
+{
+    char name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
+    if (otp_node_split (node_name, name, sizeof name, host, sizeof host))
+        return;
+    epmd_conn_t *conn = s_conn (self, host, host);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "PORT");
+    zmsg_addstr (msg, name);
+    otp_send (&msg, conn->dealer);
+}
+
+void
+resolver_list (resolver_t *self, const char *query_host, const char *node_host)
+{
+    epmd_conn_t *conn = s_conn (self, query_host, node_host);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "NAMES");
+    otp_send (&msg, conn->dealer);
+}

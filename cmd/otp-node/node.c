@@ -1,0 +1,216 @@
+/*  The node: its ROUTER, its loop, its life from start to graceful stop.   */
+#include "node.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <sodium.h>
+
+void
+node_stop (node_t *self, int status)
+{
+    if (!self->stopping) {
+        self->stopping = true;
+        self->exit_status = status;
+    }
+}
+
+int
+node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg)
+{
+    zmsg_pushmem (*msg, zframe_data (routing_id), zframe_size (routing_id));
+    return otp_send (msg, self->router);
+}
+
+void
+node_event (node_t *self, const char *event, const char *peer, const char *reason)
+{
+    if (reason)
+        otp_info ("%s %s (%s)", event, peer, reason);
+    else
+        otp_info ("%s %s", event, peer);
+    zframe_t *watcher = (zframe_t *) zlistx_first (self->subscribers);
+    while (watcher) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "EVENT");
+        zmsg_addstr (msg, event);
+        zmsg_addstr (msg, peer);
+        zmsg_addstr (msg, reason? reason: "");
+        if (node_to_client (self, watcher, &msg) && errno == EHOSTUNREACH) {
+            //  The watcher is gone: stop telling it.
+            void *handle = zlistx_cursor (self->subscribers);
+            watcher = (zframe_t *) zlistx_next (self->subscribers);
+            zlistx_delete (self->subscribers, handle);
+            continue;
+        }
+        watcher = (zframe_t *) zlistx_next (self->subscribers);
+    }
+}
+
+static int
+s_on_router (zloop_t *loop, zsock_t *router, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    zmsg_t *msg = zmsg_recv (router);
+    if (!msg)
+        return 0;
+    self->stats.msgs_in++;
+    self->stats.bytes_in += zmsg_content_size (msg);
+    zframe_t *routing_id = zmsg_pop (msg);
+    char error [256];
+    int cmd = otp_msg_check (msg, otp_node_cmds, error, sizeof error);
+    if (!routing_id || cmd < 0) {
+        self->stats.bad_messages++;
+        otp_debug ("dropped a bad message: %s", error);
+    }
+    else
+    if (cmd == NODE_REQ || cmd == NODE_SEND)
+        client_on_message (self, routing_id, cmd, msg);
+    else {
+        //  Peers' routing ids are their node names (see peer.c).
+        char from [OTP_NODE_MAX + 1];
+        size_t size = zframe_size (routing_id);
+        if (size > 0 && size < sizeof from && zframe_data (routing_id) [0]) {
+            memcpy (from, zframe_data (routing_id), size);
+            from [size] = 0;
+            peer_on_message (self, from, cmd, msg);
+        }
+        else
+            self->stats.bad_messages++;
+    }
+    zframe_destroy (&routing_id);
+    zmsg_destroy (&msg);
+    return self->stopping? -1: 0;
+}
+
+static int
+s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    int value;
+    int event = otp_monitor_read (self->router_monitor, &value);
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+               | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+        self->stats.handshake_failures++;
+        otp_warn ("refused a connection: its handshake failed (another cookie, or not otp-labs)");
+    }
+    return 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    peer_tick (self);
+    return self->stopping? -1: 0;
+}
+
+static int
+s_on_poll (zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    strategy_tick (self->strategy);
+    return 0;
+}
+
+static int
+s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    otp_zap_handle (((node_t *) arg)->zap);
+    return 0;
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    int sig = otp_signal_read (item->fd);
+    if (sig == SIGTERM || sig == SIGINT) {
+        otp_info ("received %s, leaving the cluster", strsignal (sig));
+        node_stop (self, 0);
+        return -1;
+    }
+    if (sig == SIGCHLD)
+        while (waitpid (-1, NULL, WNOHANG) > 0)
+            ;   //  the otp-epmd we may have started, once it daemonizes
+    if (sig == SIGHUP)
+        strategy_tick (self->strategy);
+    return 0;
+}
+
+int
+node_run (const node_config_t *config, int sigfd)
+{
+    node_t *self = (node_t *) zmalloc (sizeof (node_t));
+    self->config = config;
+    self->started = zclock_mono ();
+    snprintf (self->name, sizeof self->name, "%s", config->name);
+    otp_node_split (self->name, self->short_name, sizeof self->short_name,
+                    self->host, sizeof self->host);
+    uint8_t random [16];
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (self->instance, sizeof self->instance, random, sizeof random);
+    otp_keys_from_cookie (&self->keys, config->cookie);
+    otp_log_set_node (self->name);
+
+    self->loop = zloop_new ();
+    //  The ZAP handler must exist before the CURVE server binds.
+    self->zap = otp_zap_new (&self->keys);
+    zloop_reader (self->loop, otp_zap_socket (self->zap), s_on_zap, self);
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    otp_sock_harden (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    //  A peer that reconnects (after a freeze, say) takes its name back.
+    zsock_set_router_handover (self->router, 1);
+    otp_auth_server (self->router, &self->keys);
+    self->router_monitor = otp_monitor_new (self->router,
+        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    self->port = otp_bind (self->router, config->bind, config->port);
+    if (self->port < 0)
+        otp_fatal ("cannot listen on %s:%d: %s", config->bind, config->port,
+                   zmq_strerror (zmq_errno ()));
+    zloop_reader (self->loop, self->router, s_on_router, self);
+    zloop_reader (self->loop, otp_monitor_socket (self->router_monitor), s_on_router_event, self);
+
+    peer_table_new (self);
+    self->attached = zhashx_new ();
+    zhashx_set_destructor (self->attached, (zhashx_destructor_fn *) zframe_destroy);
+    self->subscribers = zlistx_new ();
+    zlistx_set_destructor (self->subscribers, (zhashx_destructor_fn *) zframe_destroy);
+    self->resolver = resolver_new (self);
+
+    char error [256];
+    self->strategy = strategy_new (self, error, sizeof error);
+    if (!self->strategy)
+        otp_fatal ("%s", error);
+    self->epmd = epmd_link_new (self);
+    otp_info ("listening on port %d, strategy %s", self->port, strategy_name (self->strategy));
+
+    zmq_pollitem_t sigitem = { NULL, sigfd, ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &sigitem, s_on_signal, self);
+    int tick = config->heartbeat_ms / 2 > 10? config->heartbeat_ms / 2: 10;
+    zloop_timer (self->loop, (size_t) tick, 0, s_on_tick, self);
+    zloop_timer (self->loop, (size_t) config->poll_ms, 0, s_on_poll, self);
+    strategy_tick (self->strategy);
+    zloop_start (self->loop);
+
+    //  Graceful leave: the port mapper first (nobody finds us any more),
+    //  then a BYE to every peer (nobody dials us back while we go).
+    otp_info ("stopping");
+    self->stopping = true;
+    epmd_link_destroy (&self->epmd);
+    peer_leave_all (self);
+    strategy_destroy (&self->strategy);
+    resolver_destroy (&self->resolver);
+    zsock_set_linger (self->router, 100);   //  the reply to `otp-ctl stop`
+    zloop_destroy (&self->loop);
+    peer_table_destroy (self);
+    otp_monitor_destroy (&self->router_monitor);
+    zsock_destroy (&self->router);
+    otp_zap_destroy (&self->zap);
+    zhashx_destroy (&self->attached);
+    zlistx_destroy (&self->subscribers);
+    int status = self->exit_status;
+    free (self);
+    return status;
+}

@@ -1,0 +1,103 @@
+/*  otp-node internals: the node, its peers, its port-mapper link, its
+    cluster strategy and its clients. One file per part; this header is
+    what they share.                                                         */
+#ifndef NODE_H
+#define NODE_H
+
+#include "otp.h"
+
+typedef struct {
+    const char *name;               //  full node name, name@host
+    const char *cookie;
+    const char *bind;               //  address the node listens on
+    int port;                       //  0: any free port
+    int epmd_port;
+    bool start_epmd;
+    const char *strategy;           //  local | epmd
+    const char *cluster_nodes;      //  for epmd: comma-separated node names
+    int poll_ms;                    //  how often the strategy looks for peers
+    int heartbeat_ms;               //  idle peers are sent a heartbeat this often
+    int timeout_ms;                 //  silence after which a peer is down
+    int connect_timeout_ms;         //  a peer not up after this is given up
+} node_config_t;
+
+typedef struct _node_t node_t;
+typedef struct _peer_t peer_t;
+typedef struct _strategy_t strategy_t;
+typedef struct _resolver_t resolver_t;
+typedef struct _epmd_link_t epmd_link_t;
+
+struct _node_t {
+    const node_config_t *config;
+    char name [OTP_NODE_MAX + 1];
+    char short_name [OTP_NAME_MAX + 1];
+    char host [OTP_HOST_MAX + 1];
+    char instance [33];             //  changes at every start (Erlang's creation)
+    int port;
+    otp_keys_t keys;
+    zloop_t *loop;
+    zsock_t *router;                //  peers and clients connect here
+    otp_monitor_t *router_monitor;
+    otp_zap_t *zap;
+    zhashx_t *peers;                //  node name -> peer_t
+    zhashx_t *left;                 //  node name -> instance that left on purpose
+    zhashx_t *attached;             //  local process name -> routing id (zframe_t)
+    zlistx_t *subscribers;          //  routing ids (zframe_t) of nodeup/down watchers
+    epmd_link_t *epmd;
+    resolver_t *resolver;
+    strategy_t *strategy;
+    int64_t started;
+    bool stopping;
+    int exit_status;
+    struct {
+        uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+        uint64_t dropped, handshake_failures, bad_messages;
+        uint64_t nodeups, nodedowns;
+    } stats;
+};
+
+//  node.c
+int node_run (const node_config_t *config, int sigfd);
+void node_stop (node_t *self, int status);
+void node_event (node_t *self, const char *event, const char *peer, const char *reason);
+//  Sends to a client (ROUTER); drops a watcher or attachment that is gone.
+int node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg);
+
+//  peer.c: the mesh
+void peer_table_new (node_t *node);
+void peer_table_destroy (node_t *node);
+//  Dials `name` at host:port unless it is us, already known, or left.
+void peer_connect (node_t *node, const char *name, const char *host, int port);
+//  A message on the ROUTER from a peer's routing id (already checked).
+void peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg);
+//  Heartbeats and time-outs, called from a timer.
+void peer_tick (node_t *node);
+//  Sends to a peer if it is up; returns 0, or -1 if not up or full.
+int peer_send (node_t *node, const char *name, zmsg_t **msg);
+//  Says goodbye to every peer (graceful leave).
+void peer_leave_all (node_t *node);
+//  Up peers' names, sorted; the caller destroys the list.
+zlistx_t *peer_up_names (node_t *node);
+
+//  epmd_link.c: our own registration, and look-ups at other hosts
+epmd_link_t *epmd_link_new (node_t *node);       //  registers, or exits
+void epmd_link_destroy (epmd_link_t **self_p);   //  unregisters
+resolver_t *resolver_new (node_t *node);
+void resolver_destroy (resolver_t **self_p);
+//  Asks `node_name`'s host for its port, then dials it.
+void resolver_lookup (resolver_t *self, const char *node_name);
+//  Asks the port mapper on `query_host` for all names, and dials each as
+//  name@node_host.
+void resolver_list (resolver_t *self, const char *query_host, const char *node_host);
+
+//  strategy.c: cluster formation
+strategy_t *strategy_new (node_t *node, char *error, size_t error_size);
+void strategy_destroy (strategy_t **self_p);
+const char *strategy_name (strategy_t *self);
+void strategy_tick (strategy_t *self);
+
+//  client.c: requests from otp-ctl and attached programs
+void client_on_message (node_t *node, zframe_t *routing_id, int cmd, zmsg_t *msg);
+void client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload);
+
+#endif

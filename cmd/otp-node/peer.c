@@ -1,0 +1,318 @@
+/*  The mesh: one outgoing DEALER per peer, watched by a socket monitor.
+
+    A peer is up when both directions are proven: our DEALER finished its
+    CURVE handshake with the peer's ROUTER, and the peer's HELLO reached our
+    ROUTER. A peer goes down when our connection to it closes (a killed node:
+    the kernel closes its sockets, we hear it at once), when it has been
+    silent for the time-out (a frozen node or a cut link), or when it says
+    BYE (it leaves on purpose and must not be dialled again while it drains).
+
+    Each side sends exactly one HELLO per connection it opens. A HELLO from a
+    peer that had already said HELLO means it dropped us and dialled again,
+    so we drop our side too and dial back: both views go down and up
+    together, as Erlang's do after a broken connection.                     */
+#include "node.h"
+
+struct _peer_t {
+    node_t *node;
+    char name [OTP_NODE_MAX + 1];
+    char host [OTP_HOST_MAX + 1];
+    int port;
+    char instance [33];             //  known once its HELLO arrived
+    zsock_t *dealer;
+    otp_monitor_t *monitor;
+    bool handshaken;                //  our DEALER completed CURVE
+    bool hello_in;                  //  its HELLO reached us
+    bool up;
+    int64_t created, last_in, last_out;
+};
+
+static void s_peer_destroy (peer_t **self_p);
+
+static void
+s_peer_free (void **item)
+{
+    s_peer_destroy ((peer_t **) item);
+}
+
+void
+peer_table_new (node_t *node)
+{
+    node->peers = zhashx_new ();
+    zhashx_set_destructor (node->peers, s_peer_free);
+    node->left = zhashx_new ();
+    zhashx_set_destructor (node->left, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator (node->left, (zhashx_duplicator_fn *) strdup);
+}
+
+void
+peer_table_destroy (node_t *node)
+{
+    zhashx_destroy (&node->peers);
+    zhashx_destroy (&node->left);
+}
+
+static void
+s_peer_destroy (peer_t **self_p)
+{
+    peer_t *self = *self_p;
+    if (self) {
+        otp_monitor_destroy (&self->monitor);
+        zsock_destroy (&self->dealer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static int s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg);
+
+//  Forgets a peer; reports nodedown if it was up.
+static void
+s_drop (node_t *node, peer_t *peer, const char *reason)
+{
+    if (peer->up) {
+        node->stats.nodedowns++;
+        node_event (node, "nodedown", peer->name, reason);
+    }
+    else
+        otp_debug ("gave up on %s: %s", peer->name, reason);
+    zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
+    zhashx_delete (node->peers, peer->name);
+}
+
+static void
+s_check_up (node_t *node, peer_t *peer)
+{
+    if (!peer->up && peer->handshaken && peer->hello_in) {
+        peer->up = true;
+        node->stats.nodeups++;
+        node_event (node, "nodeup", peer->name, NULL);
+    }
+}
+
+static int
+s_send (node_t *node, peer_t *peer, zmsg_t **msg)
+{
+    size_t size = zmsg_content_size (*msg);
+    if (otp_send (msg, peer->dealer)) {
+        node->stats.dropped++;
+        return -1;
+    }
+    node->stats.msgs_out++;
+    node->stats.bytes_out += size;
+    peer->last_out = zclock_mono ();
+    return 0;
+}
+
+static peer_t *
+s_dial (node_t *node, const char *name, const char *host, int port)
+{
+    peer_t *peer = (peer_t *) zmalloc (sizeof (peer_t));
+    peer->node = node;
+    snprintf (peer->name, sizeof peer->name, "%s", name);
+    snprintf (peer->host, sizeof peer->host, "%s", host);
+    peer->port = port;
+    peer->created = peer->last_in = zclock_mono ();
+    peer->dealer = zsock_new (ZMQ_DEALER);
+    otp_sock_harden (peer->dealer);
+    //  Our routing id at the peer's ROUTER is our name: that is how it
+    //  knows who speaks. CURVE and the ZAP check make it trustworthy.
+    zsock_set_identity (peer->dealer, node->name);
+    otp_auth_client (peer->dealer, &node->keys);
+    peer->monitor = otp_monitor_new (peer->dealer,
+        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
+      | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    zloop_reader (node->loop, otp_monitor_socket (peer->monitor), s_on_monitor, peer);
+    if (zsock_connect (peer->dealer, "tcp://%s:%d", host, port)) {
+        otp_warn ("cannot connect to %s at %s:%d", name, host, port);
+        zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
+        s_peer_destroy (&peer);
+        return NULL;
+    }
+    zhashx_insert (node->peers, peer->name, peer);
+    zmsg_t *hello = zmsg_new ();
+    zmsg_addstr (hello, "HELLO");
+    zmsg_addstr (hello, OTP_PROTO_VERSION);
+    zmsg_addstr (hello, node->name);
+    zmsg_addstr (hello, node->instance);
+    zmsg_addstr (hello, node->host);
+    zmsg_addstrf (hello, "%d", node->port);
+    s_send (node, peer, &hello);
+    otp_debug ("dialling %s at %s:%d", name, host, port);
+    return peer;
+}
+
+void
+peer_connect (node_t *node, const char *name, const char *host, int port)
+{
+    if (node->stopping || streq (name, node->name) || zhashx_lookup (node->peers, name)
+    ||  zhashx_lookup (node->left, name))
+        return;
+    s_dial (node, name, host, port);
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    (void) sock;
+    peer_t *peer = (peer_t *) arg;
+    node_t *node = peer->node;
+    int value = 0;
+    int event = otp_monitor_read (peer->monitor, &value);
+    switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            peer->handshaken = true;
+            s_check_up (node, peer);
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            if (peer->handshaken)
+                s_drop (node, peer, "connection closed");
+            break;      //  before the handshake: libzmq retries until time-out
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            node->stats.handshake_failures++;
+            otp_warn ("cannot join %s: it refused our handshake (another cookie?)", peer->name);
+            s_drop (node, peer, "handshake failed");
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+static void
+s_on_hello (node_t *node, const char *from, zmsg_t *msg)
+{
+    char version [8], name [OTP_NODE_MAX + 1], instance [33], host [OTP_HOST_MAX + 1];
+    char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1];
+    long long port;
+    if (otp_msg_str (msg, 0, version, sizeof version) || !streq (version, OTP_PROTO_VERSION)
+    ||  otp_msg_str (msg, 1, name, sizeof name) || !streq (name, from)
+    ||  otp_node_split (name, short_name, sizeof short_name, name_host, sizeof name_host)
+    ||  otp_msg_str (msg, 2, instance, sizeof instance) || !*instance
+    ||  otp_msg_str (msg, 3, host, sizeof host) || !otp_host_valid (host)
+    ||  otp_msg_int (msg, 4, 1, 65535, &port)) {
+        node->stats.bad_messages++;
+        otp_warn ("ignored a malformed HELLO from %s", from);
+        return;
+    }
+    if (node->stopping)
+        return;         //  draining: nobody joins us now
+    char *left = (char *) zhashx_lookup (node->left, name);
+    if (left) {
+        if (streq (left, instance))
+            return;     //  it said BYE; a late HELLO must not bring it back
+        zhashx_delete (node->left, name);   //  a new instance of it
+    }
+    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, name);
+    if (peer && (peer->hello_in || (*peer->instance && !streq (peer->instance, instance)))) {
+        //  It dialled again, or it restarted: start both sides afresh.
+        s_drop (node, peer, *peer->instance && !streq (peer->instance, instance)?
+                "restarted": "reconnected");
+        peer = NULL;
+    }
+    if (!peer)
+        peer = s_dial (node, name, host, (int) port);
+    if (!peer)
+        return;
+    snprintf (peer->instance, sizeof peer->instance, "%s", instance);
+    peer->hello_in = true;
+    peer->last_in = zclock_mono ();
+    s_check_up (node, peer);
+}
+
+void
+peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg)
+{
+    if (cmd == NODE_HELLO) {
+        s_on_hello (node, from, msg);
+        return;
+    }
+    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, from);
+    if (!peer || !peer->hello_in)
+        return;         //  traffic from a peer we dropped: it will time out too
+    peer->last_in = zclock_mono ();
+    if (cmd == NODE_BYE) {
+        zhashx_update (node->left, peer->name, peer->instance);
+        s_drop (node, peer, "left");
+    }
+    else
+    if (cmd == NODE_ROUTE && peer->up) {
+        char sender [OTP_NODE_MAX + OTP_NAME_MAX + 2], to [OTP_NAME_MAX + 1], to_node [OTP_NODE_MAX + 1];
+        if (otp_msg_str (msg, 0, sender, sizeof sender) || otp_msg_str (msg, 1, to, sizeof to)
+        ||  otp_msg_str (msg, 2, to_node, sizeof to_node) || !streq (to_node, node->name)) {
+            node->stats.bad_messages++;
+            return;
+        }
+        zframe_t *payload = zframe_dup (otp_msg_arg (msg, 3));
+        client_deliver (node, sender, to, &payload);
+    }
+}
+
+void
+peer_tick (node_t *node)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *dead = zlistx_new ();
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers)) {
+        if (peer->up && now - peer->last_out >= node->config->heartbeat_ms) {
+            zmsg_t *hb = zmsg_new ();
+            zmsg_addstr (hb, "HB");
+            s_send (node, peer, &hb);
+        }
+        if ((peer->up || peer->hello_in) && now - peer->last_in > node->config->timeout_ms)
+            zlistx_add_end (dead, peer);
+        else
+        if (!peer->up && now - peer->created > node->config->connect_timeout_ms)
+            zlistx_add_end (dead, peer);
+    }
+    for (peer_t *peer = (peer_t *) zlistx_first (dead); peer; peer = (peer_t *) zlistx_next (dead))
+        s_drop (node, peer, peer->up? "no heartbeat": "not reachable");
+    zlistx_destroy (&dead);
+}
+
+int
+peer_send (node_t *node, const char *name, zmsg_t **msg)
+{
+    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, name);
+    if (!peer || !peer->up) {
+        zmsg_destroy (msg);
+        node->stats.dropped++;
+        return -1;
+    }
+    return s_send (node, peer, msg);
+}
+
+void
+peer_leave_all (node_t *node)
+{
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers)) {
+        if (!peer->handshaken)
+            continue;
+        zmsg_t *bye = zmsg_new ();
+        zmsg_addstr (bye, "BYE");
+        s_send (node, peer, &bye);
+        //  Give the BYE a moment to leave before the socket closes.
+        zsock_set_linger (peer->dealer, 200);
+    }
+}
+
+zlistx_t *
+peer_up_names (node_t *node)
+{
+    zlistx_t *names = zlistx_new ();
+    zlistx_set_duplicator (names, (zhashx_duplicator_fn *) strdup);
+    zlistx_set_destructor (names, (zhashx_destructor_fn *) zstr_free);
+    zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers))
+        if (peer->up)
+            zlistx_add_end (names, peer->name);
+    zlistx_sort (names);
+    return names;
+}
