@@ -29,10 +29,11 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libotp.a
 BINS      := $(BINARIES:%=$(BUILD)/bin/%)
 SELFTEST  := $(BUILD)/bin/otp-selftest
+PROBE     := $(BUILD)/bin/otp-probe
 
 .SECONDARY:
 .PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST)
+all: $(BINS) $(SELFTEST) $(PROBE)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -50,6 +51,11 @@ $(BUILD)/bin/%: $$(call cmd_objs,$$*) $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(SELFTEST): $(BUILD)/lib/otp_selftest.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(PROBE): $(BUILD)/test/tools/otp-probe.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -39,6 +39,7 @@ otp_node_split (const char *node, char *name, size_t name_size,
         return -1;
     size_t name_len = (size_t) (at - node);
     if (name_len == 0 || name_len > OTP_NAME_MAX || name_len >= name_size
+    ||  strlen (node) > OTP_NODE_MAX
     ||  strlen (at + 1) >= host_size)
         return -1;
     char tmp [OTP_NAME_MAX + 1];
@@ -77,7 +78,7 @@ otp_node_complete (const char *input, bool shortname, char *node, size_t size)
             return -1;
     }
     int n = snprintf (node, size, "%s@%s", name, host);
-    return n < 0 || (size_t) n >= size? -1: 0;
+    return n < 0 || (size_t) n >= size || n > OTP_NODE_MAX? -1: 0;
 }
 
 void
@@ -103,6 +104,12 @@ otp_name_test (void)
     big [10] = '@';
     assert (otp_node_split (big, name, sizeof name, host, sizeof host) == -1);
     big [10] = 'x';
+    big [20] = '@';     //  a valid name, a valid host, too long in all
+    assert (otp_node_split (big, name, sizeof name, host, sizeof host) == -1);
+    big [250] = 0;
+    assert (otp_node_split (big, name, sizeof name, host, sizeof host) == 0);
+    big [250] = 'x';
+    big [20] = 'x';
     big [100] = '@';
     assert (otp_node_split (big, name, sizeof name, host, sizeof host) == -1);
     assert (otp_node_complete ("a@h", true, node, sizeof node) == 0);

@@ -9,7 +9,7 @@
 
 #define OTP_NAME_MAX 64         //  the part before '@'
 #define OTP_HOST_MAX 253        //  a DNS name
-#define OTP_NODE_MAX (OTP_NAME_MAX + 1 + OTP_HOST_MAX)
+#define OTP_NODE_MAX 255        //  a node name is a ZeroMQ routing id
 
 //  True if `name` is a valid short name: [A-Za-z0-9_.-], 1..OTP_NAME_MAX.
 bool otp_name_valid (const char *name);

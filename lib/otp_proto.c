@@ -125,7 +125,8 @@ otp_bind (zsock_t *sock, const char *address, int port)
 {
     if (port == 0)
         return zsock_bind (sock, "tcp://%s:*", address);
-    return zsock_bind (sock, "tcp://%s:%d", address, port) == 0? port: -1;
+    //  zsock_bind returns the port for tcp:// endpoints, -1 on failure.
+    return zsock_bind (sock, "tcp://%s:%d", address, port) < 0? -1: port;
 }
 
 void

@@ -43,7 +43,8 @@ extern const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1];
 //  Checks `msg` against `table`; returns the command's index, or -1 with a
 //  one-line reason in `error`. Never modifies the message.
 int otp_msg_check (zmsg_t *msg, const otp_cmd_t *table, char *error, size_t error_size);
-//  Returns argument `index` (0 = first after the command), or NULL.
+//  Returns argument `index` (0 = first after the command, -1 = the command
+//  frame itself), or NULL.
 zframe_t *otp_msg_arg (zmsg_t *msg, int index);
 //  Copies argument `index` as a C string into `buf`. A frame with a NUL byte
 //  or longer than `size - 1` gives -1.

@@ -28,6 +28,15 @@ otp_signal_init (void)
     return fd;
 }
 
+void
+otp_signal_cli (void)
+{
+    setenv ("ZSYS_SIGHANDLER", "false", 1);
+    signal (SIGPIPE, SIG_IGN);
+    zsys_handler_set (NULL);
+    zsys_set_logstream (stderr);
+}
+
 int
 otp_signal_read (int fd)
 {

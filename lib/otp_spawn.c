@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 pid_t
 otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
@@ -23,6 +24,9 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
     }
     if (pid == 0) {
         otp_signal_child_reset ();
+        //  Nothing of ours leaks into the child (sockets, a test runner's
+        //  pipes): close-on-exec for every descriptor above stderr.
+        close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
         if (opts->new_session)
             setsid ();
         if (opts->null_stdio) {

@@ -34,7 +34,7 @@ int
 main (int argc, char *argv [])
 {
     otp_log_init (argv [0]);
-    otp_signal_init ();
+    otp_signal_cli ();
     ctl_t ctl = {
         .node = otp_env ("OTP_NODE_NAME", NULL),
         .cookie = otp_env ("OTP_COOKIE", NULL),

@@ -39,7 +39,7 @@ static void
 s_reply (epmd_t *self, zframe_t *routing_id, zmsg_t *reply)
 {
     zmsg_pushmem (reply, zframe_data (routing_id), zframe_size (routing_id));
-    zmsg_send (&reply, self->router);
+    otp_send (&reply, self->router);
 }
 
 static zmsg_t *
@@ -211,6 +211,8 @@ epmd_run (const epmd_config_t *config, int sigfd)
     zhashx_set_destructor (self.names, s_entry_destroy);
     self.router = zsock_new (ZMQ_ROUTER);
     otp_sock_harden (self.router);
+    //  Anyone may talk to the port mapper: no frame it takes is larger.
+    zsock_set_maxmsgsize (self.router, OTP_ARG_MAX * 4);
     int port = otp_bind (self.router, config->bind, config->port);
     if (port < 0)
         otp_fatal ("cannot listen on %s:%d: %s", config->bind, config->port,

@@ -23,7 +23,7 @@ s_alive (node_t *node)
 }
 
 static void
-s_start_epmd (node_t *node)
+s_start_epmd (const node_config_t *config)
 {
     //  Prefer the otp-epmd beside our own binary, then PATH.
     char self [4096], path [4096 + 16];
@@ -36,13 +36,40 @@ s_start_epmd (node_t *node)
             snprintf (path, sizeof path, "otp-epmd");
     }
     char port [16];
-    snprintf (port, sizeof port, "%d", node->config->epmd_port);
+    snprintf (port, sizeof port, "%d", config->epmd_port);
     char *argv [] = { path, "-p", port, NULL };
     otp_spawn_opts_t opts = { .argv = argv, .new_session = true, .null_stdio = true };
     char error [256];
     if (otp_spawn (&opts, error, sizeof error) < 0)
-        otp_fatal ("no otp-epmd answers on port %d and %s", node->config->epmd_port, error);
-    otp_info ("started otp-epmd on port %d", node->config->epmd_port);
+        otp_fatal ("no otp-epmd answers on port %d and %s", config->epmd_port, error);
+    otp_info ("started otp-epmd on port %d", config->epmd_port);
+}
+
+static bool
+s_epmd_answers (int port, int timeout_ms)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "INFO");
+    zmsg_t *reply = otp_epmd_request ("127.0.0.1", port, &msg, timeout_ms);
+    bool answered = reply != NULL;
+    zmsg_destroy (&reply);
+    return answered;
+}
+
+void
+epmd_ensure (const node_config_t *config)
+{
+    //  As erl does: before the node takes a port of its own, make sure a
+    //  port mapper runs here (else our ephemeral port might be its port).
+    if (s_epmd_answers (config->epmd_port, 300))
+        return;
+    if (!config->start_epmd)
+        otp_fatal ("no otp-epmd answers on port %d (and --no-epmd was given)", config->epmd_port);
+    s_start_epmd (config);
+    for (int attempt = 0; attempt < 25; attempt++)
+        if (s_epmd_answers (config->epmd_port, 200))
+            return;
+    otp_fatal ("started otp-epmd on port %d, but it does not answer", config->epmd_port);
 }
 
 static int
@@ -113,20 +140,8 @@ epmd_link_new (node_t *node)
     zsock_set_sndtimeo (self->dealer, 200);
     zsock_connect (self->dealer, "tcp://127.0.0.1:%d", node->config->epmd_port);
 
-    zmsg_t *reply = NULL;
-    bool started = false;
-    int64_t deadline = zclock_mono () + 5000;
-    while (!reply && zclock_mono () < deadline) {
-        zmsg_t *msg = s_alive (node);
-        reply = otp_request (self->dealer, &msg, 300);
-        if (!reply && !started) {
-            if (!node->config->start_epmd)
-                otp_fatal ("no otp-epmd answers on port %d (and --no-epmd was given)",
-                           node->config->epmd_port);
-            s_start_epmd (node);
-            started = true;
-        }
-    }
+    zmsg_t *msg = s_alive (node);
+    zmsg_t *reply = otp_request (self->dealer, &msg, 2000);
     if (!reply)
         otp_fatal ("no otp-epmd answers on port %d", node->config->epmd_port);
     if (s_check_reply (node, reply))
@@ -196,17 +211,18 @@ s_on_lookup (zloop_t *loop, zsock_t *sock, void *arg)
     zmsg_t *reply = zmsg_recv (sock);
     if (!reply)
         return 0;
-    char tag [8], name [OTP_NAME_MAX + 1], full [OTP_NODE_MAX + 1];
+    char tag [8], name [OTP_NAME_MAX + 1], full [OTP_NAME_MAX + OTP_HOST_MAX + 2];
+    char part [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
     long long port;
-    if (otp_msg_str (reply, -1, tag, sizeof tag) == 0) {
-        //  PORT name port | NAMES (name port)*
-        int first = streq (tag, "PORT")? 0: streq (tag, "NAMES")? 0: -1;
-        int count = first < 0? 0: (int) zmsg_size (reply) - 1;
+    //  Both replies list (name, port) pairs: PORT name port | NAMES (name port)*
+    if (otp_msg_str (reply, -1, tag, sizeof tag) == 0 && (streq (tag, "PORT") || streq (tag, "NAMES"))) {
+        int count = (int) zmsg_size (reply) - 1;
         for (int i = 0; i + 1 < count; i += 2)
-            if (otp_msg_str (reply, i, name, sizeof name) == 0 && otp_name_valid (name)
+            if (otp_msg_str (reply, i, name, sizeof name) == 0
             &&  otp_msg_int (reply, i + 1, 1, 65535, &port) == 0) {
                 snprintf (full, sizeof full, "%s@%s", name, conn->node_host);
-                peer_connect (node, full, conn->node_host, (int) port);
+                if (otp_node_split (full, part, sizeof part, host, sizeof host) == 0)
+                    peer_connect (node, full, conn->node_host, (int) port);
             }
     }
     zmsg_destroy (&reply);

@@ -151,6 +151,7 @@ node_run (const node_config_t *config, int sigfd)
     otp_keys_from_cookie (&self->keys, config->cookie);
     otp_log_set_node (self->name);
 
+    epmd_ensure (config);
     self->loop = zloop_new ();
     //  The ZAP handler must exist before the CURVE server binds.
     self->zap = otp_zap_new (&self->keys);

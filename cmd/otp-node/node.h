@@ -80,6 +80,7 @@ void peer_leave_all (node_t *node);
 zlistx_t *peer_up_names (node_t *node);
 
 //  epmd_link.c: our own registration, and look-ups at other hosts
+void epmd_ensure (const node_config_t *config);  //  starts otp-epmd if needed
 epmd_link_t *epmd_link_new (node_t *node);       //  registers, or exits
 void epmd_link_destroy (epmd_link_t **self_p);   //  unregisters
 resolver_t *resolver_new (node_t *node);

@@ -1,0 +1,96 @@
+# Shared helper for the bats suites (git's test-lib idea): every test gets its
+# own port mapper on a free port, its own temp dir, HOME and cookie, and every
+# process it starts is recorded and stopped by its PID in teardown.
+
+OTP_BIN=${OTP_BIN:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/build/bin}
+export PATH="$OTP_BIN:$PATH"
+
+setup () {
+    export HOME="$BATS_TEST_TMPDIR/home"
+    mkdir -p "$HOME"
+    export OTP_COOKIE="cookie-$RANDOM-$RANDOM"
+    unset OTP_NODE_NAME OTP_COOKIE_FILE OTP_CLUSTER_STRATEGY OTP_CLUSTER_NODES
+    PIDS="$BATS_TEST_TMPDIR/pids"
+    : > "$PIDS"
+}
+
+teardown () {
+    local pid
+    [ -f "$PIDS" ] || return 0
+    while read -r pid; do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done < "$PIDS"
+    for _ in $(seq 50); do
+        local alive=0
+        while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$PIDS"
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done < "$PIDS"
+}
+
+# Remembers a PID for teardown.
+track () { echo "$1" >> "$PIDS"; }
+
+# wait_until SECONDS COMMAND...: retries COMMAND every 50 ms until it
+# succeeds; fails (printing the last output) when the time is up.
+wait_until () {
+    local limit=$1; shift
+    local deadline=$(( $(date +%s%N) + limit * 1000000000 ))
+    while true; do
+        if out=$("$@" 2>&1); then return 0; fi
+        if [ "$(date +%s%N)" -gt "$deadline" ]; then
+            echo "timed out after ${limit}s waiting for: $*" >&2
+            echo "last output: $out" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# Starts a port mapper on a free port; exports OTP_EPMD_PORT.
+start_epmd () {
+    local portfile="$BATS_TEST_TMPDIR/epmd.port.$RANDOM"
+    otp-epmd -d -p 0 --port-file "$portfile" "$@" 2>> "$BATS_TEST_TMPDIR/epmd.log" &
+    EPMD_PID=$!
+    track "$EPMD_PID"
+    wait_until 5 test -s "$portfile"
+    OTP_EPMD_PORT=$(cat "$portfile")
+    export OTP_EPMD_PORT
+}
+
+# start_node NAME [otp-node options...]: starts NAME@127.0.0.1 in the
+# foreground (in the background of the test), logging to $BATS_TEST_TMPDIR/NAME.log,
+# and waits until it has registered. Sets NODE_PID.
+start_node () {
+    local name=$1; shift
+    otp-node -d --name "$name@127.0.0.1" --no-epmd "$@" 2>> "$BATS_TEST_TMPDIR/$name.log" &
+    NODE_PID=$!
+    track "$NODE_PID"
+    eval "PID_${name//[^a-zA-Z0-9]/_}=$NODE_PID"
+    wait_until 5 registered "$name"
+}
+
+pid_of () { local v="PID_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }
+
+registered () { otp-ctl epmd names | grep -q "^$1 "; }
+
+# nodes_of NAME: the peers NAME sees, space-separated.
+nodes_of () { otp-ctl -n "$1@127.0.0.1" nodes | tr '\n' ' ' | sed 's/ $//'; }
+
+# sees NAME EXPECTED: NAME's peer list is exactly EXPECTED.
+sees () { [ "$(nodes_of "$1")" = "$2" ]; }
+
+# full_mesh NAME...: every NAME sees every other NAME.
+full_mesh () {
+    local me other expected
+    for me in "$@"; do
+        expected=""
+        for other in $(printf '%s\n' "$@" | sort); do
+            [ "$other" = "$me" ] && continue
+            expected="$expected${expected:+ }$other@127.0.0.1"
+        done
+        sees "$me" "$expected" || return 1
+    done
+}

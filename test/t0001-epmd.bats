@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# otp-epmd: register, look up, list, refuse duplicates, free dead names.
+load helper
+
+@test "a node registers; names, info and a look-up show it" {
+    start_epmd
+    start_node alpha
+    run otp-ctl epmd names
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^alpha\ [0-9]+$ ]]
+    port=${output#alpha }
+    run otp-probe "tcp://127.0.0.1:$OTP_EPMD_PORT" PORT alpha
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = PORT ] && [ "${lines[2]}" = "$port" ]
+    run otp-ctl --json epmd info
+    [[ "$output" == *'"names":1'* ]]
+    run otp-probe "tcp://127.0.0.1:$OTP_EPMD_PORT" PORT nobody
+    [ "${lines[0]}" = ERR ]
+}
+
+@test "a second node with a live name is refused with a clear error" {
+    start_epmd
+    start_node alpha
+    run otp-node -d --name alpha@127.0.0.1 --no-epmd
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"cannot register alpha@127.0.0.1"* ]]
+    run otp-ctl -n alpha@127.0.0.1 ping
+    [ "$output" = pong ]
+}
+
+@test "kill -9 of a node frees its name within about a second" {
+    start_epmd
+    start_node alpha
+    start_node beta
+    kill -9 "$(pid_of alpha)"
+    start=$(date +%s%N)
+    wait_until 3 bash -c '! otp-ctl epmd names | grep -q "^alpha "'
+    elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+    echo "freed after ${elapsed} ms" >&3
+    registered beta
+    # The name is free again: a new alpha takes it.
+    start_node alpha
+}
+
+@test "a graceful stop unregisters at once" {
+    start_epmd
+    start_node alpha
+    run otp-ctl -n alpha@127.0.0.1 stop
+    [ "$output" = stopping ]
+    wait "$(pid_of alpha)"          # exit status 0
+    run otp-ctl epmd names
+    [ "$output" = "" ]
+}
+
+@test "otp-node starts otp-epmd when none answers" {
+    start_epmd
+    port=$OTP_EPMD_PORT
+    kill "$EPMD_PID"; wait "$EPMD_PID" || true
+    otp-node -d --name alpha@127.0.0.1 -e "$port" 2>> "$BATS_TEST_TMPDIR/alpha.log" &
+    track $!
+    wait_until 5 registered alpha
+    run otp-ctl --json epmd info
+    [[ "$output" =~ \"pid\":([0-9]+) ]]
+    track "${BASH_REMATCH[1]}"      # the daemonized otp-epmd, for teardown
+    grep -q "started otp-epmd" "$BATS_TEST_TMPDIR/alpha.log"
+}
+
+@test "bad requests get an ERR reply and the port mapper keeps serving" {
+    start_epmd
+    start_node alpha
+    ep="tcp://127.0.0.1:$OTP_EPMD_PORT"
+    run otp-probe "$ep" NOSUCH;             [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" PORT;               [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" PORT @big:2000;     [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" ALIVE "bad name" 1 x; [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" ALIVE alpha 99999 x;  [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" ALIVE alpha 1234 forged; [ "${lines[1]}" = "name is in use by another node" ]
+    run otp-probe "$ep" BYE alpha forged;   [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" @hex:00ff00;        [ "${lines[0]}" = ERR ]
+    run otp-probe "$ep" @empty;             [ "${lines[0]}" = ERR ]
+    run otp-probe --timeout 500 "$ep" @big:3000000   # over the size cap: dropped
+    [ "$status" -ne 0 ]
+    registered alpha
+    run otp-ctl -n alpha@127.0.0.1 ping
+    [ "$output" = pong ]
+}
+
+@test "otp-epmd: --help, --version, -n, and bad options" {
+    run otp-epmd --help;    [ "$status" -eq 0 ]; [[ "$output" == *"usage: otp-epmd"* ]]
+    run otp-epmd --version; [ "$status" -eq 0 ]; [[ "$output" == "otp-epmd (otp-labs) "* ]]
+    run otp-epmd -n -p 0;   [ "$status" -eq 0 ]; [ "$output" = "configuration OK" ]
+    run otp-epmd -n -p 70000; [ "$status" -ne 0 ]; [[ "$output" == *"--port must be a number"* ]]
+    run otp-epmd --bogus;   [ "$status" -eq 2 ]
+    start_epmd
+    run otp-epmd -d -p "$OTP_EPMD_PORT"
+    [ "$status" -ne 0 ]; [[ "$output" == *"port $OTP_EPMD_PORT is in use"* ]]
+}
