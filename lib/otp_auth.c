@@ -9,6 +9,7 @@ struct _otp_zap_t {
     zsock_t *handler;
     uint8_t allowed [32];
     uint64_t rejected;
+    int64_t warned;
 };
 
 void
@@ -95,7 +96,8 @@ otp_zap_handle (otp_zap_t *self)
            && sodium_memcmp (zframe_data (key), self->allowed, 32) == 0;
     if (!ok) {
         self->rejected++;
-        otp_warn ("refused a connection from %s: its key is not this cluster's",
+        if (otp_log_ratelimit (&self->warned, 10000))
+            otp_warn ("refused a connection from %s: its key is not this cluster's",
                   address? address: "?");
     }
     zmsg_t *reply = zmsg_new ();

@@ -65,6 +65,18 @@ s_vlog (int prio, const char *level, const char *fmt, va_list ap)
              s_prog, *s_node? "[": "", s_node, *s_node? "]": "", level, text);
 }
 
+bool
+otp_log_ratelimit (int64_t *last, int interval_ms)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (*last && now - *last < interval_ms)
+        return false;
+    *last = now;
+    return true;
+}
+
 #define LOG_BODY(prio, level) \
     va_list ap; va_start (ap, fmt); s_vlog (prio, level, fmt, ap); va_end (ap)
 

@@ -5,11 +5,15 @@
 #define OTP_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 void otp_log_init (const char *progname);
 void otp_log_set_node (const char *node);
 void otp_log_set_verbose (bool verbose);
 void otp_log_use_syslog (void);
+
+//  True at most once per `interval_ms`; `last` holds the state (start at 0).
+bool otp_log_ratelimit (int64_t *last, int interval_ms);
 
 void otp_fatal (const char *fmt, ...) __attribute__ ((format (printf, 1, 2), noreturn));
 void otp_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

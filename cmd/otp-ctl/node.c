@@ -135,29 +135,25 @@ s_monitor (ctl_t *ctl, conn_t *conn)
     //  Events stream in; a ping a second tells us the node is still there.
     s_request (ctl, conn, "monitor", 1);
     int seq = 1;
-    int64_t next_ping = zclock_mono () + 1000, deadline = zclock_mono () + ctl->timeout_ms;
-    bool answered = true;
+    int64_t last_answer = zclock_mono ();
     while (true) {
-        int64_t wait_until = next_ping < deadline? next_ping: deadline;
-        zmsg_t *msg = s_receive (ctl, conn, wait_until);
+        int64_t now = zclock_mono ();
+        if (now - last_answer > ctl->timeout_ms) {
+            fprintf (stderr, "otp-ctl: %s stopped answering\n", ctl->node);
+            return 1;
+        }
+        zmsg_t *msg = s_receive (ctl, conn, now + 1000);
         if (!msg) {
-            if (zclock_mono () < deadline && !strstr (conn->error, "did not answer")) {
-                otp_warn ("%s", conn->error);
-                return 1;
-            }
-            if (zclock_mono () >= deadline && !answered) {
-                otp_warn ("%s stopped answering", ctl->node);
-                return 1;
+            if (!strstr (conn->error, "did not answer")) {
+                fprintf (stderr, "otp-ctl: %s\n", conn->error);
+                return 1;       //  the connection is lost
             }
             s_request (ctl, conn, "ping", ++seq);
-            answered = false;
-            next_ping = zclock_mono () + 1000;
-            deadline = zclock_mono () + ctl->timeout_ms;
             continue;
         }
-        char tag [8], event [16], node [OTP_NODE_MAX + 1], reason [256];
+        char tag [8] = "", event [16], node [OTP_NODE_MAX + 1], reason [256];
         if (otp_msg_str (msg, -1, tag, sizeof tag) == 0 && streq (tag, "REP"))
-            answered = true;
+            last_answer = zclock_mono ();
         else
         if (streq (tag, "EVENT") && zmsg_size (msg) == 4
         &&  otp_msg_str (msg, 0, event, sizeof event) == 0
@@ -251,9 +247,10 @@ ctl_node (ctl_t *ctl, const char *command)
         }
         s_request (ctl, &conn, command, 1);
         zmsg_t *reply = s_receive (ctl, &conn, zclock_mono () + ctl->timeout_ms);
-        char tag [8], state [8], error [OTP_ARG_MAX + 1];
+        char tag [8], id [8], state [8], error [OTP_ARG_MAX + 1];
         if (reply && zmsg_size (reply) >= 3 && otp_msg_str (reply, -1, tag, sizeof tag) == 0
-        &&  streq (tag, "REP") && otp_msg_str (reply, 1, state, sizeof state) == 0) {
+        &&  streq (tag, "REP") && otp_msg_str (reply, 0, id, sizeof id) == 0 && streq (id, "1")
+        &&  otp_msg_str (reply, 1, state, sizeof state) == 0) {
             if (streq (state, "ok"))
                 s_print (ctl, command, reply);
             else {
@@ -281,6 +278,7 @@ ctl_node (ctl_t *ctl, const char *command)
             else
                 printf ("pang\n");
         }
+        fflush (stdout);
         fprintf (stderr, "otp-ctl: %s\n", conn.error);
     }
     return status;

@@ -1,5 +1,14 @@
 /*  The port mapper's state: a table of names, each with its port, the
-    instance that registered it, and when it was last refreshed.            */
+    instance that registered it, the connection it came on, and when it was
+    last refreshed.
+
+    A name is freed the moment the connection that registered it closes (a
+    killed node: as Erlang's epmd does), or when it is not refreshed in time
+    (a frozen node, a half-open connection). libzmq does not say which
+    routing id a closed connection had, so each registration remembers the
+    connection's file descriptor (ZMQ_SRCFD) and the ROUTER's monitor
+    reports the descriptor that closed. If a new connection reused that
+    number before we read the event, its node's next refresh restores it.   */
 #include "otp.h"
 #include "epmd.h"
 #include <signal.h>
@@ -8,12 +17,16 @@ typedef struct {
     char name [OTP_NAME_MAX + 1];
     int port;
     char instance [65];
+    int fd;                     //  the connection it was registered on
     int64_t refreshed;
 } entry_t;
 
 typedef struct {
     const epmd_config_t *config;
     zsock_t *router;
+    otp_monitor_t *monitor;
+    int request_fd;             //  connection of the request being handled
+    bool request_local;         //  ... and whether it came over loopback
     zhashx_t *names;            //  name -> entry_t
     int64_t started;
     uint64_t requests, errors;
@@ -24,15 +37,6 @@ s_entry_destroy (void **item)
 {
     free (*item);
     *item = NULL;
-}
-
-static bool
-s_from_loopback (zframe_t *frame)
-{
-    //  Only nodes on this host may register or unregister (as epmd does):
-    //  anyone may look names up, nobody remote may take one.
-    const char *peer = zframe_meta (frame, "Peer-Address");
-    return peer && (strncmp (peer, "127.", 4) == 0 || streq (peer, "::1"));
 }
 
 static void
@@ -64,7 +68,7 @@ s_handle (epmd_t *self, zmsg_t *msg)
         case EPMD_ALIVE: {
             long long port;
             char instance [65];
-            if (!s_from_loopback (zmsg_first (msg))) {
+            if (!self->request_local) {
                 zmsg_destroy (&reply);
                 return s_error ("only nodes on this host may register");
             }
@@ -87,6 +91,7 @@ s_handle (epmd_t *self, zmsg_t *msg)
                 otp_info ("registered %s on port %lld", name, port);
             }
             entry->port = (int) port;
+            entry->fd = self->request_fd;
             entry->refreshed = zclock_mono ();
             zmsg_addstr (reply, "OK");
             zmsg_addstrf (reply, "%d", self->config->expire_ms);
@@ -94,7 +99,7 @@ s_handle (epmd_t *self, zmsg_t *msg)
         }
         case EPMD_BYE: {
             char instance [65];
-            if (!s_from_loopback (zmsg_first (msg))) {
+            if (!self->request_local) {
                 zmsg_destroy (&reply);
                 return s_error ("only nodes on this host may unregister");
             }
@@ -152,11 +157,36 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void) loop;
     epmd_t *self = (epmd_t *) arg;
-    zmsg_t *msg = zmsg_recv (router);
-    if (!msg)
+    //  The routing id and the command by hand: the command part carries
+    //  the connection's descriptor and peer address, which CZMQ's frames
+    //  do not expose.
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, zsock_resolve (router), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&part);
         return 0;
-    zframe_t *routing_id = zmsg_pop (msg);
-    if (routing_id && zmsg_size (msg) > 0) {
+    }
+    zframe_t *routing_id = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
+    bool more = zmq_msg_more (&part);
+    zmsg_t *msg = zmsg_new ();
+    self->request_fd = -1;
+    self->request_local = false;
+    if (more && zmq_msg_recv (&part, zsock_resolve (router), 0) >= 0) {
+        self->request_fd = zmq_msg_get (&part, ZMQ_SRCFD);
+        const char *peer = zmq_msg_gets (&part, "Peer-Address");
+        //  Only nodes on this host may register or unregister (as epmd
+        //  does): anyone may look names up, nobody remote may take one.
+        self->request_local = peer && (strncmp (peer, "127.", 4) == 0 || streq (peer, "::1"));
+        zmsg_addmem (msg, zmq_msg_data (&part), zmq_msg_size (&part));
+        if (zmq_msg_more (&part)) {
+            zmsg_t *rest = zmsg_recv (router);
+            for (zframe_t *frame = rest? zmsg_pop (rest): NULL; frame; frame = zmsg_pop (rest))
+                zmsg_append (msg, &frame);
+            zmsg_destroy (&rest);
+        }
+    }
+    zmq_msg_close (&part);
+    if (zmsg_size (msg) > 0) {
         self->requests++;
         zmsg_t *reply = s_handle (self, msg);
         if (zframe_streq (zmsg_first (reply), "ERR")) {
@@ -172,23 +202,54 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
     return 0;
 }
 
+static void
+s_free_where (epmd_t *self, bool (*dead) (entry_t *entry, void *arg), void *arg,
+              const char *why)
+{
+    zlistx_t *names = zlistx_new ();
+    for (entry_t *entry = (entry_t *) zhashx_first (self->names); entry;
+         entry = (entry_t *) zhashx_next (self->names))
+        if (dead (entry, arg))
+            zlistx_add_end (names, entry->name);
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names)) {
+        otp_info ("freed %s: %s", name, why);
+        zhashx_delete (self->names, name);
+    }
+    zlistx_destroy (&names);
+}
+
+static bool
+s_on_fd (entry_t *entry, void *arg)
+{
+    return entry->fd == *(int *) arg;
+}
+
+static int
+s_on_disconnect (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    epmd_t *self = (epmd_t *) arg;
+    int fd = -1;
+    int event = otp_monitor_read (self->monitor, &fd);
+    otp_debug ("connection event %d on fd %d", event, fd);
+    if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0)
+        s_free_where (self, s_on_fd, &fd, "its node's connection closed");
+    return 0;
+}
+
+static bool
+s_stale (entry_t *entry, void *arg)
+{
+    return *(int64_t *) arg - entry->refreshed > 0;
+}
+
 static int
 s_on_expire (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     epmd_t *self = (epmd_t *) arg;
-    int64_t now = zclock_mono ();
-    zlistx_t *dead = zlistx_new ();
-    for (entry_t *entry = (entry_t *) zhashx_first (self->names); entry;
-         entry = (entry_t *) zhashx_next (self->names))
-        if (now - entry->refreshed > self->config->expire_ms)
-            zlistx_add_end (dead, entry->name);
-    for (char *name = (char *) zlistx_first (dead); name; name = (char *) zlistx_next (dead)) {
-        otp_info ("freed %s: its node stopped refreshing it", name);
-        zhashx_delete (self->names, name);
-    }
-    zlistx_destroy (&dead);
+    int64_t oldest = zclock_mono () - self->config->expire_ms;
+    s_free_where (self, s_stale, &oldest, "its node stopped refreshing it");
     return 0;
 }
 
@@ -213,6 +274,7 @@ epmd_run (const epmd_config_t *config, int sigfd)
     otp_sock_harden (self.router);
     //  Anyone may talk to the port mapper: no frame it takes is larger.
     zsock_set_maxmsgsize (self.router, OTP_ARG_MAX * 4);
+    self.monitor = otp_monitor_new (self.router, ZMQ_EVENT_DISCONNECTED);
     int port = otp_bind (self.router, config->bind, config->port);
     if (port < 0)
         otp_fatal ("cannot listen on %s:%d: %s", config->bind, config->port,
@@ -227,6 +289,7 @@ epmd_run (const epmd_config_t *config, int sigfd)
 
     zloop_t *loop = zloop_new ();
     zloop_reader (loop, self.router, s_on_request, &self);
+    zloop_reader (loop, otp_monitor_socket (self.monitor), s_on_disconnect, &self);
     zloop_timer (loop, (size_t) (config->expire_ms / 4 > 10? config->expire_ms / 4: 10), 0,
                  s_on_expire, &self);
     zmq_pollitem_t sigitem = { NULL, sigfd, ZMQ_POLLIN, 0 };
@@ -235,6 +298,7 @@ epmd_run (const epmd_config_t *config, int sigfd)
 
     otp_info ("stopping");
     zloop_destroy (&loop);
+    otp_monitor_destroy (&self.monitor);
     zsock_destroy (&self.router);
     zhashx_destroy (&self.names);
     return 0;

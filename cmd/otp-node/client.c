@@ -100,7 +100,12 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     }
     else
     if (streq (command, "monitor")) {
-        zlistx_add_end (node->subscribers, zframe_dup (routing_id));
+        bool known = false;
+        for (zframe_t *id = (zframe_t *) zlistx_first (node->subscribers); id && !known;
+             id = (zframe_t *) zlistx_next (node->subscribers))
+            known = zframe_eq (id, routing_id);
+        if (!known)
+            zlistx_add_end (node->subscribers, zframe_dup (routing_id));
         reply = s_reply (msg, "ok");
     }
     else

@@ -90,7 +90,11 @@ s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
     if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
         self->stats.handshake_failures++;
-        otp_warn ("refused a connection: its handshake failed (another cookie, or not otp-labs)");
+        //  A node with the wrong cookie retries all the time: say it once
+        //  in a while; `otp-ctl info` has the exact count.
+        if (otp_log_ratelimit (&self->handshake_warned, 10000))
+            otp_warn ("refused a connection: its handshake failed (another cookie, or not "
+                      "otp-labs); %" PRIu64 " so far", self->stats.handshake_failures);
     }
     return 0;
 }

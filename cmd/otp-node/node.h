@@ -43,6 +43,8 @@ struct _node_t {
     zhashx_t *left;                 //  node name -> instance that left on purpose
     zhashx_t *attached;             //  local process name -> routing id (zframe_t)
     zlistx_t *subscribers;          //  routing ids (zframe_t) of nodeup/down watchers
+    zlistx_t *graveyard;            //  peers dropped this round (see peer.c)
+    int64_t handshake_warned;       //  last time a refused handshake was logged
     epmd_link_t *epmd;
     resolver_t *resolver;
     strategy_t *strategy;

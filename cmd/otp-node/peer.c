@@ -24,6 +24,7 @@ struct _peer_t {
     bool handshaken;                //  our DEALER completed CURVE
     bool hello_in;                  //  its HELLO reached us
     bool up;
+    bool dead;                      //  dropped; freed at the next tick
     int64_t created, last_in, last_out;
 };
 
@@ -38,8 +39,10 @@ s_peer_free (void **item)
 void
 peer_table_new (node_t *node)
 {
+    node->graveyard = zlistx_new ();
+    zlistx_set_destructor (node->graveyard, s_peer_free);
+    //  No destructor: a peer leaves the table for the graveyard first.
     node->peers = zhashx_new ();
-    zhashx_set_destructor (node->peers, s_peer_free);
     node->left = zhashx_new ();
     zhashx_set_destructor (node->left, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_duplicator (node->left, (zhashx_duplicator_fn *) strdup);
@@ -48,8 +51,12 @@ peer_table_new (node_t *node)
 void
 peer_table_destroy (node_t *node)
 {
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers))
+        zlistx_add_end (node->graveyard, peer);
     zhashx_destroy (&node->peers);
     zhashx_destroy (&node->left);
+    zlistx_destroy (&node->graveyard);
 }
 
 static void
@@ -76,8 +83,12 @@ s_drop (node_t *node, peer_t *peer, const char *reason)
     }
     else
         otp_debug ("gave up on %s: %s", peer->name, reason);
+    //  zloop may still poll this peer's monitor in the current round (a
+    //  timer runs before the readers), so its sockets outlive the round.
     zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
+    peer->dead = true;
     zhashx_delete (node->peers, peer->name);
+    zlistx_add_end (node->graveyard, peer);
 }
 
 static void
@@ -161,6 +172,8 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
     node_t *node = peer->node;
     int value = 0;
     int event = otp_monitor_read (peer->monitor, &value);
+    if (peer->dead)
+        return 0;
     switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             peer->handshaken = true;
@@ -174,7 +187,8 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             node->stats.handshake_failures++;
-            otp_warn ("cannot join %s: it refused our handshake (another cookie?)", peer->name);
+            if (otp_log_ratelimit (&node->handshake_warned, 10000))
+                otp_warn ("cannot join %s: it refused our handshake (another cookie?)", peer->name);
             s_drop (node, peer, "handshake failed");
             break;
         default:
@@ -255,6 +269,7 @@ peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg)
 void
 peer_tick (node_t *node)
 {
+    zlistx_purge (node->graveyard);
     int64_t now = zclock_mono ();
     zlistx_t *dead = zlistx_new ();
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;

@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# Failure detection: killed, frozen and resumed nodes (defaults: heartbeat
+# 200 ms, time-out 800 ms). Time limits here are generous; bench/ measures.
+load helper
+
+three () {
+    start_epmd
+    start_node a; start_node b; start_node c
+    wait_until 5 full_mesh a b c
+}
+
+@test "kill -9: every survivor drops the node" {
+    three
+    kill -9 "$(pid_of c)"
+    wait_until 2 sees a b@127.0.0.1
+    wait_until 2 sees b a@127.0.0.1
+    grep -q "nodedown c@127.0.0.1 (connection closed)" "$BATS_TEST_TMPDIR/a.log"
+}
+
+@test "kill -STOP: every survivor drops the node; kill -CONT: it rejoins everywhere" {
+    three
+    kill -STOP "$(pid_of c)"
+    wait_until 3 sees a b@127.0.0.1
+    wait_until 3 sees b a@127.0.0.1
+    grep -q "nodedown c@127.0.0.1 (no heartbeat)" "$BATS_TEST_TMPDIR/a.log"
+    kill -CONT "$(pid_of c)"
+    wait_until 5 full_mesh a b c
+}
+
+@test "a killed node restarted under the same name rejoins" {
+    three
+    kill -9 "$(pid_of b)"
+    wait_until 2 sees a c@127.0.0.1
+    wait_until 3 bash -c '! otp-ctl epmd names | grep -q "^b "'
+    start_node b
+    wait_until 5 full_mesh a b c
+}
+
+@test "monitor streams nodedown and nodeup events" {
+    three
+    otp-ctl -n a@127.0.0.1 monitor > "$BATS_TEST_TMPDIR/events" &
+    track $!
+    sleep 0.3
+    kill -9 "$(pid_of c)"
+    wait_until 2 grep -q "^nodedown c@127.0.0.1 connection closed$" "$BATS_TEST_TMPDIR/events"
+    start_node c
+    wait_until 5 grep -q "^nodeup c@127.0.0.1$" "$BATS_TEST_TMPDIR/events"
+}
+
+@test "monitor exits non-zero when its node dies" {
+    three
+    otp-ctl -n a@127.0.0.1 monitor > /dev/null 2> "$BATS_TEST_TMPDIR/mon.err" &
+    mon=$!
+    track $mon
+    sleep 0.3
+    kill -9 "$(pid_of a)"
+    run wait $mon
+    [ "$status" -ne 0 ]
+    grep -q "otp-ctl" "$BATS_TEST_TMPDIR/mon.err"
+}
+
+@test "heartbeat settings are honoured: a long time-out tolerates a short freeze" {
+    start_epmd
+    start_node a --timeout 3000; start_node b --timeout 3000
+    wait_until 5 full_mesh a b
+    kill -STOP "$(pid_of b)"
+    sleep 1.2
+    kill -CONT "$(pid_of b)"
+    sleep 0.5
+    sees a b@127.0.0.1
+    ! grep -q nodedown "$BATS_TEST_TMPDIR/a.log"
+}
