@@ -86,5 +86,14 @@ install: $(BINS)
 uninstall:
 	rm -f $(BINARIES:%=$(DESTDIR)$(BINDIR)/%)
 
+# Coverage-guided fuzzing of the wire parsers (needs clang): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build-fuzz/corpus
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
+	    $(shell pkg-config --cflags $(PKGS)) test/fuzz/fuzz_proto.c $(LIB_SRC) \
+	    $(LDLIBS) -o build-fuzz/fuzz_proto
+	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus
+
 clean:
 	rm -rf build build-san build-fuzz

@@ -70,3 +70,24 @@ three () {
     sees a b@127.0.0.1
     ! grep -q nodedown "$BATS_TEST_TMPDIR/a.log"
 }
+
+@test "monitor keeps its connection alive under a steady stream of events" {
+    start_epmd
+    start_node a
+    otp-ctl -n a@127.0.0.1 -t 1000 monitor > "$BATS_TEST_TMPDIR/events" 2> "$BATS_TEST_TMPDIR/mon.err" &
+    mon=$!
+    track $mon
+    sleep 0.3
+    # Nodes joining and leaving for 3 s: more than the monitor's time-out.
+    end=$(( $(date +%s) + 3 ))
+    i=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+        i=$((i + 1))
+        start_node "x$i"
+        otp-ctl -n "x$i@127.0.0.1" stop > /dev/null
+        wait "$(pid_of "x$i")"
+    done
+    kill -0 "$mon"
+    [ "$(grep -c '^nodedown' "$BATS_TEST_TMPDIR/events")" -ge 3 ]
+    [ ! -s "$BATS_TEST_TMPDIR/mon.err" ]
+}

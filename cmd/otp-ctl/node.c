@@ -135,20 +135,25 @@ s_monitor (ctl_t *ctl, conn_t *conn)
     //  Events stream in; a ping a second tells us the node is still there.
     s_request (ctl, conn, "monitor", 1);
     int seq = 1;
-    int64_t last_answer = zclock_mono ();
+    //  A ping a second, whatever else arrives: a busy stream of events
+    //  must not hide a node that stopped answering.
+    int64_t last_answer = zclock_mono (), next_ping = last_answer + 1000;
     while (true) {
         int64_t now = zclock_mono ();
         if (now - last_answer > ctl->timeout_ms) {
             fprintf (stderr, "otp-ctl: %s stopped answering\n", ctl->node);
             return 1;
         }
-        zmsg_t *msg = s_receive (ctl, conn, now + 1000);
+        if (now >= next_ping) {
+            s_request (ctl, conn, "ping", ++seq);
+            next_ping = now + 1000;
+        }
+        zmsg_t *msg = s_receive (ctl, conn, next_ping);
         if (!msg) {
             if (!strstr (conn->error, "did not answer")) {
                 fprintf (stderr, "otp-ctl: %s\n", conn->error);
                 return 1;       //  the connection is lost
             }
-            s_request (ctl, conn, "ping", ++seq);
             continue;
         }
         char tag [8] = "", event [16], node [OTP_NODE_MAX + 1], reason [256];
