@@ -14,5 +14,6 @@
 #include "otp_monitor.h"
 #include "otp_spawn.h"
 #include "otp_request.h"
+#include "otp_client.h"
 
 #endif

@@ -11,7 +11,8 @@ load helper
     port=${output#alpha }
     run otp-probe "tcp://127.0.0.1:$OTP_EPMD_PORT" PORT alpha
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = PORT ] && [ "${lines[2]}" = "$port" ]
+    [ "${lines[0]}" = PORT ]
+    [ "${lines[2]}" = "$port" ]
     run otp-ctl --json epmd info
     [[ "$output" == *'"names":1'* ]]
     run otp-probe "tcp://127.0.0.1:$OTP_EPMD_PORT" PORT nobody

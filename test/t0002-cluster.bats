@@ -34,7 +34,8 @@ load helper
     start_epmd
     start_node a
     run otp-ctl -n a@127.0.0.1 ping
-    [ "$status" -eq 0 ] && [ "$output" = pong ]
+    [ "$status" -eq 0 ]
+    [ "$output" = pong ]
     run otp-ctl -n zz@127.0.0.1 ping
     [ "$status" -eq 1 ]
     [ "${lines[0]}" = pang ]

@@ -87,7 +87,7 @@ three () {
         otp-ctl -n "x$i@127.0.0.1" stop > /dev/null
         wait "$(pid_of "x$i")"
     done
-    kill -0 "$mon"
+    kill -0 "$mon" || { cat "$BATS_TEST_TMPDIR/mon.err"; false; }
     [ "$(grep -c '^nodedown' "$BATS_TEST_TMPDIR/events")" -ge 3 ]
     [ ! -s "$BATS_TEST_TMPDIR/mon.err" ]
 }

@@ -96,7 +96,8 @@ load helper
     otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" HELLO 1 "bad name" abc 127.0.0.1 1 || true
     otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" HELLO 9 x@127.0.0.1 abc 127.0.0.1 1 || true
     run otp-probe --cookie "$OTP_COOKIE" "$ep" REQ 7 frobnicate
-    [ "${lines[0]}" = REP ] && [ "${lines[2]}" = error ]
+    [ "${lines[0]}" = REP ]
+    [ "${lines[2]}" = error ]
     [[ "${lines[3]}" == *"unknown command 'frobnicate'"* ]]
     run otp-ctl -n a@127.0.0.1 --json info
     [[ "$output" =~ \"bad_messages\":[1-9] ]]

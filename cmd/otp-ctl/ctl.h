@@ -13,7 +13,7 @@ typedef struct {
 } ctl_t;
 
 //  Commands sent to a node; exit status.
-int ctl_node (ctl_t *ctl, const char *command);
+int ctl_node (ctl_t *ctl, const char *command, int argc, char **argv);
 //  `epmd names|info [--host H]`; exit status.
 int ctl_epmd (ctl_t *ctl, int argc, char **argv);
 //  Prints `text` as a JSON string.

@@ -16,6 +16,9 @@ s_usage (FILE *out)
 "  info                 name, uptime, peers, strategy, counters\n"
 "  stop                 stop NODE gracefully\n"
 "  monitor              print nodeup/nodedown events as they happen\n"
+"  send NAME@NODE MSG   send MSG to the process attached as NAME on NODE, through\n"
+"                       the node given by -n (Erlang's {Name, Node} ! Msg)\n"
+"  listen NAME          attach to the node as NAME and print each message sent to it\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
 "  epmd info [--host H]   the port mapper's pid, uptime and size\n"
 "\n"
@@ -82,7 +85,9 @@ main (int argc, char *argv [])
     ||  streq (command, "stop") || streq (command, "monitor")) {
         if (nargs > 0)
             otp_fatal ("%s takes no arguments", command);
-        return ctl_node (&ctl, command);
+        return ctl_node (&ctl, command, 0, NULL);
     }
+    if (streq (command, "send") || streq (command, "listen"))
+        return ctl_node (&ctl, command, nargs, args);
     otp_fatal ("unknown command '%s' (see --help)", command);
 }

@@ -1,14 +1,6 @@
-/*  otp-ctl's node commands: connect over CURVE, send one request, print.   */
+/*  otp-ctl's node commands, over an otp_client connection.                 */
 #include "ctl.h"
 #include <sys/time.h>
-
-typedef struct {
-    zsock_t *dealer;
-    otp_monitor_t *monitor;
-    zpoller_t *poller;
-    bool handshaken;
-    char error [2048];
-} conn_t;
 
 void
 ctl_json_string (const char *text)
@@ -26,101 +18,6 @@ ctl_json_string (const char *text)
     putchar ('"');
 }
 
-//  Connects to the node; returns 0, or -1 with conn->error set.
-static int
-s_connect (ctl_t *ctl, conn_t *conn)
-{
-    char name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
-    if (!ctl->node)
-        otp_fatal ("which node? give -n NAME@HOST (or set OTP_NODE_NAME)");
-    if (otp_node_split (ctl->node, name, sizeof name, host, sizeof host))
-        otp_fatal ("'%s' is not a node name (name@host)", ctl->node);
-    char cookie [OTP_COOKIE_MAX + 1], error [512];
-    if (otp_cookie_load (ctl->cookie, ctl->cookie_file, cookie, sizeof cookie, error, sizeof error))
-        otp_fatal ("%s", error);
-    int port = otp_epmd_port (host, ctl->epmd_port, name, ctl->timeout_ms);
-    if (port < 0) {
-        snprintf (conn->error, sizeof conn->error, "cannot reach %s: no otp-epmd answers at %s:%d",
-                  ctl->node, host, ctl->epmd_port);
-        return -1;
-    }
-    if (port == 0) {
-        snprintf (conn->error, sizeof conn->error, "cannot reach %s: no such node on %s",
-                  ctl->node, host);
-        return -1;
-    }
-    otp_keys_t keys;
-    otp_keys_from_cookie (&keys, cookie);
-    conn->dealer = zsock_new (ZMQ_DEALER);
-    otp_sock_harden (conn->dealer);
-    zsock_set_sndtimeo (conn->dealer, ctl->timeout_ms);
-    //  A request must not be lost when we exit right after sending it.
-    zsock_set_linger (conn->dealer, 500);
-    otp_auth_client (conn->dealer, &keys);
-    conn->monitor = otp_monitor_new (conn->dealer,
-        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
-      | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    conn->poller = zpoller_new (conn->dealer, otp_monitor_socket (conn->monitor), NULL);
-    zsock_connect (conn->dealer, "tcp://%s:%d", host, port);
-    return 0;
-}
-
-static void
-s_close (conn_t *conn)
-{
-    zpoller_destroy (&conn->poller);
-    if (conn->monitor)
-        otp_monitor_destroy (&conn->monitor);
-    zsock_destroy (&conn->dealer);
-}
-
-//  Waits for the next message from the node until `deadline`. Returns it,
-//  or NULL with conn->error set.
-static zmsg_t *
-s_receive (ctl_t *ctl, conn_t *conn, int64_t deadline)
-{
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0) {
-            snprintf (conn->error, sizeof conn->error, "%s did not answer within %d ms",
-                      ctl->node, ctl->timeout_ms);
-            return NULL;
-        }
-        void *which = zpoller_wait (conn->poller, (int) left);
-        if (which == conn->dealer)
-            return zmsg_recv (conn->dealer);
-        if (which == otp_monitor_socket (conn->monitor)) {
-            int event = otp_monitor_read (conn->monitor, NULL);
-            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-                conn->handshaken = true;
-            else
-            if (event == ZMQ_EVENT_DISCONNECTED && conn->handshaken) {
-                snprintf (conn->error, sizeof conn->error, "lost the connection to %s", ctl->node);
-                return NULL;
-            }
-            else
-            if (event != ZMQ_EVENT_DISCONNECTED || !conn->handshaken) {
-                //  The node closes a connection whose CURVE handshake it
-                //  cannot decrypt: that is what a wrong cookie looks like.
-                snprintf (conn->error, sizeof conn->error,
-                          "%s refused the connection: wrong cookie?", ctl->node);
-                return NULL;
-            }
-        }
-    }
-}
-
-static int
-s_request (ctl_t *ctl, conn_t *conn, const char *command, int seq)
-{
-    zmsg_t *request = zmsg_new ();
-    zmsg_addstr (request, "REQ");
-    zmsg_addstrf (request, "%d", seq);
-    zmsg_addstr (request, command);
-    return otp_send (&request, conn->dealer);
-}
-
 static double
 s_now (void)
 {
@@ -129,15 +26,67 @@ s_now (void)
     return (double) tv.tv_sec + tv.tv_usec / 1e6;
 }
 
-static int
-s_monitor (ctl_t *ctl, conn_t *conn)
+//  Prints one EVENT or MSG from the node; ignores anything else.
+static void
+s_print_stream (ctl_t *ctl, zmsg_t *msg)
 {
-    //  Events stream in; a ping a second tells us the node is still there.
-    s_request (ctl, conn, "monitor", 1);
-    int seq = 1;
-    //  A ping a second, whatever else arrives: a busy stream of events
-    //  must not hide a node that stopped answering.
-    int64_t last_answer = zclock_mono (), next_ping = last_answer + 1000;
+    char tag [8] = "", a [OTP_ARG_MAX + 1], b [OTP_ARG_MAX + 1], c [OTP_ARG_MAX + 1];
+    otp_msg_str (msg, -1, tag, sizeof tag);
+    if (streq (tag, "EVENT") && zmsg_size (msg) == 4
+    &&  otp_msg_str (msg, 0, a, sizeof a) == 0 && otp_msg_str (msg, 1, b, sizeof b) == 0
+    &&  otp_msg_str (msg, 2, c, sizeof c) == 0) {
+        if (ctl->json) {
+            printf ("{\"time\":%.6f,\"event\":", s_now ());
+            ctl_json_string (a);
+            printf (",\"node\":");
+            ctl_json_string (b);
+            printf (",\"reason\":");
+            ctl_json_string (c);
+            printf ("}\n");
+        }
+        else
+            printf ("%s %s%s%s\n", a, b, *c? " ": "", c);
+    }
+    else
+    if (streq (tag, "MSG") && zmsg_size (msg) == 4
+    &&  otp_msg_str (msg, 0, a, sizeof a) == 0) {
+        zframe_t *payload = otp_msg_arg (msg, 2);
+        char *text = zframe_strdup (payload);
+        if (ctl->json) {
+            printf ("{\"time\":%.6f,\"from\":", s_now ());
+            ctl_json_string (a);
+            printf (",\"msg\":");
+            ctl_json_string (text);
+            printf ("}\n");
+        }
+        else
+            printf ("%s\n", text);
+        free (text);
+    }
+    fflush (stdout);
+}
+
+//  monitor and listen: subscribe, then print what streams in, with pings on
+//  a schedule whatever else arrives, so a busy stream cannot hide a dead node.
+static int
+s_stream (ctl_t *ctl, otp_client_t *client, const char *command, const char *arg)
+{
+    bool ok = false;
+    zmsg_t *reply = otp_client_call (client, command, arg, &ok);
+    if (!reply || !ok) {
+        char reason [OTP_ARG_MAX + 1] = "";
+        if (reply)
+            otp_msg_str (reply, -1, reason, sizeof reason);
+        fprintf (stderr, "otp-ctl: %s\n", reply? reason: otp_client_error (client));
+        zmsg_destroy (&reply);
+        return 1;
+    }
+    zmsg_destroy (&reply);
+    //  Several pings per time-out, so that one late answer is no alarm.
+    int ping_ms = ctl->timeout_ms / 3 < 1000? ctl->timeout_ms / 3: 1000;
+    if (ping_ms < 1)
+        ping_ms = 1;
+    int64_t last_answer = zclock_mono (), next_ping = last_answer + ping_ms;
     while (true) {
         int64_t now = zclock_mono ();
         if (now - last_answer > ctl->timeout_ms) {
@@ -145,38 +94,22 @@ s_monitor (ctl_t *ctl, conn_t *conn)
             return 1;
         }
         if (now >= next_ping) {
-            s_request (ctl, conn, "ping", ++seq);
-            next_ping = now + 1000;
+            otp_client_request (client, "ping", NULL);
+            next_ping = now + ping_ms;
         }
-        zmsg_t *msg = s_receive (ctl, conn, next_ping);
+        zmsg_t *msg = otp_client_recv (client, next_ping);
         if (!msg) {
-            if (!strstr (conn->error, "did not answer")) {
-                fprintf (stderr, "otp-ctl: %s\n", conn->error);
+            if (!strstr (otp_client_error (client), "did not answer")) {
+                fprintf (stderr, "otp-ctl: %s\n", otp_client_error (client));
                 return 1;       //  the connection is lost
             }
             continue;
         }
-        char tag [8] = "", event [16], node [OTP_NODE_MAX + 1], reason [256];
-        if (otp_msg_str (msg, -1, tag, sizeof tag) == 0 && streq (tag, "REP"))
+        zframe_t *tag = zmsg_first (msg);
+        if (zframe_streq (tag, "REP"))
             last_answer = zclock_mono ();
         else
-        if (streq (tag, "EVENT") && zmsg_size (msg) == 4
-        &&  otp_msg_str (msg, 0, event, sizeof event) == 0
-        &&  otp_msg_str (msg, 1, node, sizeof node) == 0
-        &&  otp_msg_str (msg, 2, reason, sizeof reason) == 0) {
-            if (ctl->json) {
-                printf ("{\"time\":%.6f,\"event\":", s_now ());
-                ctl_json_string (event);
-                printf (",\"node\":");
-                ctl_json_string (node);
-                printf (",\"reason\":");
-                ctl_json_string (reason);
-                printf ("}\n");
-            }
-            else
-                printf ("%s %s%s%s\n", event, node, *reason? " ": "", reason);
-            fflush (stdout);
-        }
+            s_print_stream (ctl, msg);
         zmsg_destroy (&msg);
     }
 }
@@ -184,13 +117,13 @@ s_monitor (ctl_t *ctl, conn_t *conn)
 static void
 s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
 {
-    int frames = (int) zmsg_size (reply) - 3;
     char value [OTP_ARG_MAX + 1], key [OTP_ARG_MAX + 1];
+    int frames = (int) zmsg_size (reply);
     if (streq (command, "nodes")) {
         if (ctl->json)
             printf ("[");
         for (int i = 0; i < frames; i++)
-            if (otp_msg_str (reply, 2 + i, value, sizeof value) == 0) {
+            if (otp_msg_str (reply, i - 1, value, sizeof value) == 0) {
                 if (ctl->json) {
                     printf ("%s", i? ",": "");
                     ctl_json_string (value);
@@ -206,8 +139,8 @@ s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
         if (ctl->json)
             printf ("{");
         for (int i = 0; i + 1 < frames; i += 2)
-            if (otp_msg_str (reply, 2 + i, key, sizeof key) == 0
-            &&  otp_msg_str (reply, 3 + i, value, sizeof value) == 0) {
+            if (otp_msg_str (reply, i - 1, key, sizeof key) == 0
+            &&  otp_msg_str (reply, i, value, sizeof value) == 0) {
                 if (ctl->json) {
                     long number;
                     printf ("%s", i? ",": "");
@@ -224,67 +157,92 @@ s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
         if (ctl->json)
             printf ("}\n");
     }
-    else {
-        //  ping, stop: one word
-        if (frames > 0 && otp_msg_str (reply, 2, value, sizeof value) == 0) {
-            if (ctl->json) {
-                printf ("{\"result\":");
-                ctl_json_string (value);
-                printf ("}\n");
-            }
-            else
-                printf ("%s\n", value);
+    else
+    if (frames > 0 && otp_msg_str (reply, -1, value, sizeof value) == 0) {
+        //  ping, stop, send: one word
+        if (ctl->json) {
+            printf ("{\"result\":");
+            ctl_json_string (value);
+            printf ("}\n");
         }
+        else
+            printf ("%s\n", value);
     }
 }
 
 int
-ctl_node (ctl_t *ctl, const char *command)
+ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
 {
-    conn_t conn = { NULL };
-    bool ping = streq (command, "ping");
-    int status = 0;
-    if (s_connect (ctl, &conn) == 0) {
-        if (streq (command, "monitor")) {
-            status = s_monitor (ctl, &conn);
-            s_close (&conn);
-            return status;
-        }
-        s_request (ctl, &conn, command, 1);
-        zmsg_t *reply = s_receive (ctl, &conn, zclock_mono () + ctl->timeout_ms);
-        char tag [8], id [8], state [8], error [OTP_ARG_MAX + 1];
-        if (reply && zmsg_size (reply) >= 3 && otp_msg_str (reply, -1, tag, sizeof tag) == 0
-        &&  streq (tag, "REP") && otp_msg_str (reply, 0, id, sizeof id) == 0 && streq (id, "1")
-        &&  otp_msg_str (reply, 1, state, sizeof state) == 0) {
-            if (streq (state, "ok"))
-                s_print (ctl, command, reply);
-            else {
-                otp_msg_str (reply, 2, error, sizeof error);
-                snprintf (conn.error, sizeof conn.error, "%s: %s", ctl->node, error);
-                status = 1;
+    if (!ctl->node)
+        otp_fatal ("which node? give -n NAME@HOST (or set OTP_NODE_NAME)");
+    //  NAME@NODE splits at the first '@': NODE is itself name@host.
+    char target [OTP_NAME_MAX + 1], name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
+    const char *target_node = NULL;
+    if (streq (command, "send")) {
+        const char *at = argc == 2? strchr (argv [0], '@'): NULL;
+        size_t len = at? (size_t) (at - argv [0]): 0;
+        if (!at || len == 0 || len > OTP_NAME_MAX
+        ||  otp_node_split (at + 1, name, sizeof name, host, sizeof host))
+            otp_fatal ("usage: otp-ctl -n NODE send NAME@NODE MESSAGE (NODE is name@host)");
+        memcpy (target, argv [0], len);
+        target [len] = 0;
+        if (!otp_name_valid (target))
+            otp_fatal ("'%s' is not a valid process name", target);
+        target_node = at + 1;
+    }
+    if (streq (command, "listen") && (argc != 1 || !otp_name_valid (argv [0])))
+        otp_fatal ("usage: otp-ctl -n NODE listen NAME");
+    char cookie [OTP_COOKIE_MAX + 1], error [1024];
+    if (otp_cookie_load (ctl->cookie, ctl->cookie_file, cookie, sizeof cookie, error, sizeof error))
+        otp_fatal ("%s", error);
+    otp_client_t *client = otp_client_new (ctl->node, cookie, ctl->epmd_port, ctl->timeout_ms,
+                                           error, sizeof error);
+    int status = 1;
+    zmsg_t *reply = NULL;
+    bool ok = false;
+    if (!client)
+        ;
+    else
+    if (streq (command, "monitor") || streq (command, "listen")) {
+        status = s_stream (ctl, client, streq (command, "listen")? "attach": "monitor",
+                           argc? argv [0]: NULL);
+        otp_client_destroy (&client);
+        return status;
+    }
+    else {
+        if (streq (command, "send")) {
+            //  The ping that follows proves the node has taken the message:
+            //  one connection keeps order.
+            otp_client_send (client, target, target_node, argv [1], strlen (argv [1]));
+            reply = otp_client_call (client, "ping", NULL, &ok);
+            if (reply && ok) {
+                zmsg_destroy (&reply);
+                reply = zmsg_new ();
+                zmsg_addstr (reply, "sent");
             }
         }
         else
-        if (reply) {
-            snprintf (conn.error, sizeof conn.error, "%s sent a reply we cannot read", ctl->node);
-            status = 1;
+            reply = otp_client_call (client, command, NULL, &ok);
+        if (reply && ok) {
+            s_print (ctl, command, reply);
+            status = 0;
         }
         else
-            status = 1;
+        if (reply) {
+            char reason [OTP_ARG_MAX + 1] = "";
+            otp_msg_str (reply, -1, reason, sizeof reason);
+            snprintf (error, sizeof error, "%s: %s", ctl->node, reason);
+        }
+        else
+            snprintf (error, sizeof error, "%s", otp_client_error (client));
         zmsg_destroy (&reply);
     }
-    else
-        status = 1;
-    s_close (&conn);
+    otp_client_destroy (&client);
     if (status) {
-        if (ping) {
-            if (ctl->json)
-                printf ("{\"result\":\"pang\"}\n");
-            else
-                printf ("pang\n");
-        }
+        if (streq (command, "ping"))
+            printf (ctl->json? "{\"result\":\"pang\"}\n": "pang\n");
         fflush (stdout);
-        fprintf (stderr, "otp-ctl: %s\n", conn.error);
+        fprintf (stderr, "otp-ctl: %s\n", error);
     }
     return status;
 }
