@@ -1,4 +1,5 @@
 #include "otp_proto.h"
+#include "otp_opt.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -83,21 +84,16 @@ otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size)
 }
 
 int
-otp_msg_int (zmsg_t *msg, int index, long long min, long long max, long long *value)
+otp_msg_int (zmsg_t *msg, int index, long min, long max, long *value)
 {
     char buf [32];
-    if (otp_msg_str (msg, index, buf, sizeof buf) || !*buf)
+    if (otp_msg_str (msg, index, buf, sizeof buf))
         return -1;
+    //  strtol would take leading spaces and a '+': a wire number is digits.
     for (const char *p = buf; *p; p++)
         if ((*p < '0' || *p > '9') && !(p == buf && *p == '-'))
             return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll (buf, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *value = v;
-    return 0;
+    return otp_parse_int (buf, min, max, value);
 }
 
 void
@@ -141,7 +137,7 @@ otp_proto_test (void)
     assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == -1);
     zmsg_addstr (msg, "123");
     assert (otp_msg_check (msg, otp_epmd_cmds, error, sizeof error) == EPMD_ALIVE);
-    long long port;
+    long port;
     assert (otp_msg_int (msg, 1, 1, 65535, &port) == 0 && port == 4370);
     assert (otp_msg_int (msg, 0, 1, 65535, &port) == -1);
     assert (otp_msg_int (msg, 1, 1, 100, &port) == -1);

@@ -50,7 +50,7 @@ zframe_t *otp_msg_arg (zmsg_t *msg, int index);
 //  or longer than `size - 1` gives -1.
 int otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size);
 //  Parses argument `index` as a decimal integer within [min, max].
-int otp_msg_int (zmsg_t *msg, int index, long long min, long long max, long long *value);
+int otp_msg_int (zmsg_t *msg, int index, long min, long max, long *value);
 
 //  Sets the socket options every peer-facing socket needs: a message size
 //  cap (oversized messages drop the connection instead of growing memory),

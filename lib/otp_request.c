@@ -47,7 +47,7 @@ otp_epmd_port (const char *host, int epmd_port, const char *name, int timeout_ms
     if (!reply)
         return -1;
     int port = 0;
-    long long value;
+    long value;
     char tag [8];
     if (zmsg_size (reply) == 3 && otp_msg_str (reply, -1, tag, sizeof tag) == 0
     &&  streq (tag, "PORT") && otp_msg_int (reply, 1, 1, 65535, &value) == 0)

@@ -10,6 +10,9 @@ setup () {
     mkdir -p "$HOME"
     export OTP_COOKIE="cookie-$RANDOM-$RANDOM"
     unset OTP_NODE_NAME OTP_COOKIE_FILE OTP_CLUSTER_STRATEGY OTP_CLUSTER_NODES
+    # Never the machine's real port mapper: a test without start_epmd that
+    # reaches for one finds nothing.
+    export OTP_EPMD_PORT=1
     PIDS="$BATS_TEST_TMPDIR/pids"
     : > "$PIDS"
 }
@@ -73,6 +76,16 @@ start_node () {
 }
 
 pid_of () { local v="PID_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }
+
+# watch NODE FILE [otp-ctl options]: streams NODE's events into FILE and
+# waits until the node counts the watcher. Sets WATCHER.
+watch () {
+    local node=$1 file=$2; shift 2
+    otp-ctl -n "$node@127.0.0.1" "$@" monitor > "$file" 2> "$file.err" &
+    WATCHER=$!
+    track "$WATCHER"
+    wait_until 5 bash -c "otp-ctl -n $node@127.0.0.1 --json info | grep -q '\"watchers\":[1-9]'"
+}
 
 registered () { otp-ctl epmd names | grep -q "^$1 "; }
 

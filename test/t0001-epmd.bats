@@ -22,7 +22,7 @@ load helper
 @test "a second node with a live name is refused with a clear error" {
     start_epmd
     start_node alpha
-    run otp-node -d --name alpha@127.0.0.1 --no-epmd
+    run timeout 10 otp-node -d --name alpha@127.0.0.1 --no-epmd
     [ "$status" -ne 0 ]
     [[ "$output" == *"cannot register alpha@127.0.0.1"* ]]
     run otp-ctl -n alpha@127.0.0.1 ping
@@ -93,6 +93,19 @@ load helper
     run otp-epmd -n -p 70000; [ "$status" -ne 0 ]; [[ "$output" == *"--port must be a number"* ]]
     run otp-epmd --bogus;   [ "$status" -eq 2 ]
     start_epmd
-    run otp-epmd -d -p "$OTP_EPMD_PORT"
+    run timeout 10 otp-epmd -d -p "$OTP_EPMD_PORT"
     [ "$status" -ne 0 ]; [[ "$output" == *"port $OTP_EPMD_PORT is in use"* ]]
+}
+
+@test "20 nodes registering at once: no live name is ever freed" {
+    start_epmd
+    for i in $(seq 1 20); do
+        otp-node -d --name "m$i@127.0.0.1" --no-epmd 2>> "$BATS_TEST_TMPDIR/m$i.log" &
+        track $!
+    done
+    wait_until 10 bash -c '[ "$(otp-ctl epmd names | wc -l)" -eq 20 ]'
+    sleep 0.5
+    run grep "freed" "$BATS_TEST_TMPDIR/epmd.log"
+    [ "$status" -ne 0 ]     # nothing freed: every connection that closed was a probe's
+    [ "$(otp-ctl epmd names | wc -l)" -eq 20 ]
 }

@@ -60,9 +60,7 @@ load helper
     start_epmd
     start_node a; start_node b; start_node c
     wait_until 5 full_mesh a b c
-    otp-ctl -n b@127.0.0.1 --json monitor > "$BATS_TEST_TMPDIR/events" &
-    track $!
-    sleep 0.3
+    watch b "$BATS_TEST_TMPDIR/events" --json
     run otp-ctl -n a@127.0.0.1 stop
     [ "$output" = stopping ]
     wait "$(pid_of a)"
@@ -101,4 +99,17 @@ load helper
     wait_until 5 registered solo
     run otp-ctl -n "solo@$host" --json info
     [[ "$output" == *"\"name\":\"solo@$host\""* ]]
+}
+
+@test "epmd strategy: a node restarted after leaving is dialled again by a peer that lists it" {
+    start_epmd
+    # a lists b; b lists only itself, so only a can bring b back
+    start_node a --strategy epmd --nodes "a@127.0.0.1,b@127.0.0.1" --poll 100
+    start_node b --strategy epmd --nodes "b@127.0.0.1" --poll 100
+    wait_until 5 full_mesh a b
+    kill -TERM "$(pid_of b)"
+    wait "$(pid_of b)"
+    wait_until 2 sees a ""
+    start_node b --strategy epmd --nodes "b@127.0.0.1" --poll 100
+    wait_until 5 full_mesh a b
 }

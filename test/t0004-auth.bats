@@ -56,7 +56,7 @@ load helper
     echo secret > "$BATS_TEST_TMPDIR/cookie"
     chmod 0644 "$BATS_TEST_TMPDIR/cookie"
     start_epmd
-    run otp-node -d --name a@127.0.0.1 --no-epmd --cookie-file "$BATS_TEST_TMPDIR/cookie"
+    run timeout 10 otp-node -d --name a@127.0.0.1 --no-epmd --cookie-file "$BATS_TEST_TMPDIR/cookie"
     [ "$status" -ne 0 ]
     [[ "$output" == *"must be accessible by its owner only"* ]]
     chmod 0400 "$BATS_TEST_TMPDIR/cookie"
@@ -93,8 +93,14 @@ load helper
         otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" $frames || true
     done
     otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" REQ 1 @big:5000 || true
-    otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" HELLO 1 "bad name" abc 127.0.0.1 1 || true
-    otp-probe --cookie "$OTP_COOKIE" --timeout 200 "$ep" HELLO 9 x@127.0.0.1 abc 127.0.0.1 1 || true
+    # as a peer (routing id = node name), so the HELLO handler itself sees them
+    for hello in "1 other@127.0.0.1 abc 127.0.0.1 1" "9 x@127.0.0.1 abc 127.0.0.1 1" \
+                 "1 x@127.0.0.1 abc bad/host 1" "1 x@127.0.0.1 abc 127.0.0.1 99999" \
+                 "1 x@127.0.0.1 @empty 127.0.0.1 1"; do
+        otp-probe --cookie "$OTP_COOKIE" --identity x@127.0.0.1 --timeout 200 "$ep" HELLO $hello || true
+    done
+    [ "$(grep -c "ignored a malformed HELLO from x@127.0.0.1" "$BATS_TEST_TMPDIR/a.log")" -eq 5 ]
+    sees a ""
     run otp-probe --cookie "$OTP_COOKIE" "$ep" REQ 7 frobnicate
     [ "${lines[0]}" = REP ]
     [ "${lines[2]}" = error ]

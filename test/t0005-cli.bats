@@ -12,13 +12,13 @@ load helper
 }
 
 @test "otp-node: bad configuration is one clear line and a non-zero exit" {
-    run otp-node -d;                          [ "$status" -ne 0 ]; [[ "$output" == *"a node needs a name"* ]]
-    run otp-node -d --name "bad name@h";      [ "$status" -ne 0 ]; [[ "$output" == *"not a valid node name"* ]]
-    run otp-node -d --name a@h --strategy x;  [ "$status" -ne 0 ]; [[ "$output" == *"unknown cluster strategy 'x'"* ]]
-    run otp-node -d --name a@h --strategy epmd; [ "$status" -ne 0 ]; [[ "$output" == *"OTP_CLUSTER_NODES"* ]]
-    run otp-node -d --name a@h --heartbeat 500 --timeout 400; [ "$status" -ne 0 ]; [[ "$output" == *"must be longer"* ]]
-    OTP_EPMD_PORT=abc run otp-node -d --name a@h; [ "$status" -ne 0 ]; [[ "$output" == *"OTP_EPMD_PORT must be a number"* ]]
-    run otp-node -d --name a@h extra;         [ "$status" -ne 0 ]; [[ "$output" == *"unexpected argument 'extra'"* ]]
+    run timeout 10 otp-node -d;                          [ "$status" -ne 0 ]; [[ "$output" == *"a node needs a name"* ]]
+    run timeout 10 otp-node -d --name "bad name@h";      [ "$status" -ne 0 ]; [[ "$output" == *"not a valid node name"* ]]
+    run timeout 10 otp-node -d --name a@h --strategy x;  [ "$status" -ne 0 ]; [[ "$output" == *"unknown cluster strategy 'x'"* ]]
+    run timeout 10 otp-node -d --name a@h --strategy epmd; [ "$status" -ne 0 ]; [[ "$output" == *"OTP_CLUSTER_NODES"* ]]
+    run timeout 10 otp-node -d --name a@h --heartbeat 500 --timeout 400; [ "$status" -ne 0 ]; [[ "$output" == *"must be longer"* ]]
+    OTP_EPMD_PORT=abc run timeout 10 otp-node -d --name a@h; [ "$status" -ne 0 ]; [[ "$output" == *"OTP_EPMD_PORT must be a number"* ]]
+    run timeout 10 otp-node -d --name a@h extra;         [ "$status" -ne 0 ]; [[ "$output" == *"unexpected argument 'extra'"* ]]
     [ "${#lines[@]}" -eq 1 ]
     run otp-node -n --name a@127.0.0.1;       [ "$status" -eq 0 ]; [ "$output" = "configuration OK" ]
 }

@@ -7,8 +7,9 @@
     (a frozen node, a half-open connection). libzmq does not say which
     routing id a closed connection had, so each registration remembers the
     connection's file descriptor (ZMQ_SRCFD) and the ROUTER's monitor
-    reports the descriptor that closed. If a new connection reused that
-    number before we read the event, its node's next refresh restores it.   */
+    reports the descriptor that closed. The number may already be reused by
+    a new connection, so before freeing we probe the registering routing id:
+    with ROUTER_MANDATORY a send to a connection that is gone fails.        */
 #include "otp.h"
 #include "epmd.h"
 #include <signal.h>
@@ -18,6 +19,7 @@ typedef struct {
     int port;
     char instance [65];
     int fd;                     //  the connection it was registered on
+    zframe_t *routing_id;       //  ... and its routing id, to probe it
     int64_t refreshed;
 } entry_t;
 
@@ -25,7 +27,8 @@ typedef struct {
     const epmd_config_t *config;
     zsock_t *router;
     otp_monitor_t *monitor;
-    int request_fd;             //  connection of the request being handled
+    zframe_t *request_id;       //  routing id of the request being handled
+    int request_fd;             //  its connection
     bool request_local;         //  ... and whether it came over loopback
     zhashx_t *names;            //  name -> entry_t
     int64_t started;
@@ -35,7 +38,9 @@ typedef struct {
 static void
 s_entry_destroy (void **item)
 {
-    free (*item);
+    entry_t *entry = (entry_t *) *item;
+    zframe_destroy (&entry->routing_id);
+    free (entry);
     *item = NULL;
 }
 
@@ -66,7 +71,7 @@ s_handle (epmd_t *self, zmsg_t *msg)
     zmsg_t *reply = zmsg_new ();
     switch (cmd) {
         case EPMD_ALIVE: {
-            long long port;
+            long port;
             char instance [65];
             if (!self->request_local) {
                 zmsg_destroy (&reply);
@@ -88,10 +93,14 @@ s_handle (epmd_t *self, zmsg_t *msg)
                 strcpy (entry->name, name);
                 strcpy (entry->instance, instance);
                 zhashx_insert (self->names, name, entry);
-                otp_info ("registered %s on port %lld", name, port);
+                otp_info ("registered %s on port %ld", name, port);
             }
             entry->port = (int) port;
             entry->fd = self->request_fd;
+            if (!entry->routing_id || !zframe_eq (entry->routing_id, self->request_id)) {
+                zframe_destroy (&entry->routing_id);
+                entry->routing_id = zframe_dup (self->request_id);
+            }
             entry->refreshed = zclock_mono ();
             zmsg_addstr (reply, "OK");
             zmsg_addstrf (reply, "%d", self->config->expire_ms);
@@ -187,6 +196,7 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
     }
     zmq_msg_close (&part);
     if (zmsg_size (msg) > 0) {
+        self->request_id = routing_id;
         self->requests++;
         zmsg_t *reply = s_handle (self, msg);
         if (zframe_streq (zmsg_first (reply), "ERR")) {
@@ -221,7 +231,16 @@ s_free_where (epmd_t *self, bool (*dead) (entry_t *entry, void *arg), void *arg,
 static bool
 s_on_fd (entry_t *entry, void *arg)
 {
-    return entry->fd == *(int *) arg;
+    epmd_t *self = (epmd_t *) ((void **) arg) [0];
+    int fd = *(int *) ((void **) arg) [1];
+    if (entry->fd != fd)
+        return false;
+    //  The number may already belong to a new connection: ask the ROUTER
+    //  (ROUTER_MANDATORY) whether the registering one is still there.
+    zmsg_t *probe = zmsg_new ();
+    zmsg_addstr (probe, "PING");
+    zmsg_pushmem (probe, zframe_data (entry->routing_id), zframe_size (entry->routing_id));
+    return otp_send (&probe, self->router) && errno == EHOSTUNREACH;
 }
 
 static int
@@ -231,8 +250,10 @@ s_on_disconnect (zloop_t *loop, zsock_t *sock, void *arg)
     int fd = -1;
     int event = otp_monitor_read (self->monitor, &fd);
     otp_debug ("connection event %d on fd %d", event, fd);
-    if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0)
-        s_free_where (self, s_on_fd, &fd, "its node's connection closed");
+    if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0) {
+        void *args [] = { self, &fd };
+        s_free_where (self, s_on_fd, args, "its node's connection closed");
+    }
     return 0;
 }
 
@@ -272,6 +293,7 @@ epmd_run (const epmd_config_t *config, int sigfd)
     zhashx_set_destructor (self.names, s_entry_destroy);
     self.router = zsock_new (ZMQ_ROUTER);
     otp_sock_harden (self.router);
+    zsock_set_router_mandatory (self.router, 1);
     //  Anyone may talk to the port mapper: no frame it takes is larger.
     zsock_set_maxmsgsize (self.router, OTP_ARG_MAX * 4);
     self.monitor = otp_monitor_new (self.router, ZMQ_EVENT_DISCONNECTED);

@@ -80,6 +80,7 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
         s_add_stat (reply, "uptime_ms", (uint64_t) (zclock_mono () - node->started));
         s_add_stat (reply, "peers", zlistx_size (names));
         s_add_stat (reply, "attached", zhashx_size (node->attached));
+        s_add_stat (reply, "watchers", zlistx_size (node->subscribers));
         s_add_stat (reply, "msgs_in", node->stats.msgs_in);
         s_add_stat (reply, "msgs_out", node->stats.msgs_out);
         s_add_stat (reply, "bytes_in", node->stats.bytes_in);
@@ -106,7 +107,13 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
             known = zframe_eq (id, routing_id);
         if (!known)
             zlistx_add_end (node->subscribers, zframe_dup (routing_id));
+        //  The peers up now, in the same reply: events follow from here on,
+        //  so a watcher needs no racy `nodes` of its own.
         reply = s_reply (msg, "ok");
+        zlistx_t *names = peer_up_names (node);
+        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+            zmsg_addstr (reply, name);
+        zlistx_destroy (&names);
     }
     else
     if (streq (command, "attach")) {

@@ -89,7 +89,7 @@ static int s_on_refresh (zloop_t *loop, int timer_id, void *arg);
 static void
 s_set_refresh (epmd_link_t *self, zmsg_t *reply)
 {
-    long long expire;
+    long expire;
     if (otp_msg_int (reply, 0, 50, 3600000, &expire))
         return;
     int refresh = (int) expire / 4;
@@ -117,6 +117,9 @@ s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
     zmsg_t *reply = zmsg_recv (sock);
     if (!reply)
         return 0;
+    if (zframe_streq (zmsg_first (reply), "PING"))
+        ;   //  otp-epmd checking that we are still connected
+    else
     if (s_check_reply (self->node, reply) == 0)
         s_set_refresh (self, reply);
     else {
@@ -213,7 +216,7 @@ s_on_lookup (zloop_t *loop, zsock_t *sock, void *arg)
         return 0;
     char tag [8], name [OTP_NAME_MAX + 1], full [OTP_NAME_MAX + OTP_HOST_MAX + 2];
     char part [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
-    long long port;
+    long port;
     //  Both replies list (name, port) pairs: PORT name port | NAMES (name port)*
     if (otp_msg_str (reply, -1, tag, sizeof tag) == 0 && (streq (tag, "PORT") || streq (tag, "NAMES"))) {
         int count = (int) zmsg_size (reply) - 1;

@@ -157,9 +157,11 @@ s_dial (node_t *node, const char *name, const char *host, int port)
 void
 peer_connect (node_t *node, const char *name, const char *host, int port)
 {
-    if (node->stopping || streq (name, node->name) || zhashx_lookup (node->peers, name)
-    ||  zhashx_lookup (node->left, name))
+    if (node->stopping || streq (name, node->name) || zhashx_lookup (node->peers, name))
         return;
+    //  A node that left unregistered first, so a strategy finding it again
+    //  has found a new instance: forget the old one's goodbye.
+    zhashx_delete (node->left, name);
     s_dial (node, name, host, port);
 }
 
@@ -202,7 +204,7 @@ s_on_hello (node_t *node, const char *from, zmsg_t *msg)
 {
     char version [8], name [OTP_NODE_MAX + 1], instance [33], host [OTP_HOST_MAX + 1];
     char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1];
-    long long port;
+    long port;
     if (otp_msg_str (msg, 0, version, sizeof version) || !streq (version, OTP_PROTO_VERSION)
     ||  otp_msg_str (msg, 1, name, sizeof name) || !streq (name, from)
     ||  otp_node_split (name, short_name, sizeof short_name, name_host, sizeof name_host)

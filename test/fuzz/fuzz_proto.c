@@ -21,14 +21,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             start = i + 1;
         }
     char error [256], text [OTP_ARG_MAX + 1], name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
-    long long value;
+    long value;
     const otp_cmd_t *tables [] = { otp_epmd_cmds, otp_node_cmds };
     for (int t = 0; t < 2; t++) {
         int cmd = otp_msg_check (msg, tables [t], error, sizeof error);
         if (cmd < 0)
             continue;
         for (int arg = -1; arg < (int) zmsg_size (msg); arg++) {
-            otp_msg_int (msg, arg, LLONG_MIN, LLONG_MAX, &value);
+            otp_msg_int (msg, arg, LONG_MIN, LONG_MAX, &value);
             if (otp_msg_str (msg, arg, text, sizeof text) == 0) {
                 otp_name_valid (text);
                 otp_host_valid (text);

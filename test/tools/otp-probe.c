@@ -3,7 +3,8 @@
     cookie's keys) and prints the frames of the reply, one per line. The
     bats suites use it to feed daemons malformed and oversized input.
 
-    usage: otp-probe [--cookie C] [--timeout MS] [--count N] ENDPOINT FRAME...
+    usage: otp-probe [--cookie C] [--identity ID] [--timeout MS] [--count N]
+                     ENDPOINT FRAME...
     A FRAME is literal text, or @big:N (N bytes of 'x'), or @hex:HEX, or
     @empty (a zero-length frame).                                           */
 #include "otp.h"
@@ -38,18 +39,20 @@ main (int argc, char *argv [])
 {
     otp_log_init (argv [0]);
     otp_signal_cli ();
-    const char *cookie = NULL;
+    const char *cookie = NULL, *identity = NULL;
     int timeout = 1000, count = 1;
     static const struct option longopts [] = {
         { "cookie", required_argument, NULL, 'c' },
         { "timeout", required_argument, NULL, 't' },
         { "count", required_argument, NULL, 'n' },
+        { "identity", required_argument, NULL, 'i' },
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "+c:t:n:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "+c:t:n:i:", longopts, NULL)) != -1) {
         if (opt == 'c') cookie = optarg;
         else if (opt == 't') timeout = (int) otp_opt_int ("--timeout", optarg, 1, 600000);
+        else if (opt == 'i') identity = optarg;
         else if (opt == 'n') count = (int) otp_opt_int ("--count", optarg, 1, 1000000);
         else return 2;
     }
@@ -63,6 +66,8 @@ main (int argc, char *argv [])
         otp_keys_from_cookie (&keys, cookie);
         otp_auth_client (dealer, &keys);
     }
+    if (identity)
+        zsock_set_identity (dealer, identity);     //  to speak as a peer node
     if (zsock_connect (dealer, "%s", argv [optind]))
         otp_fatal ("cannot connect to %s", argv [optind]);
     for (int i = 0; i < count; i++) {
