@@ -192,7 +192,7 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
     }
     if (streq (command, "listen") && (argc != 1 || !otp_name_valid (argv [0])))
         otp_fatal ("usage: otp-ctl -n NODE listen NAME");
-    char cookie [OTP_COOKIE_MAX + 1], error [1024];
+    char cookie [OTP_COOKIE_MAX + 1], error [OTP_NODE_MAX + OTP_ARG_MAX + 64];
     if (otp_cookie_load (ctl->cookie, ctl->cookie_file, cookie, sizeof cookie, error, sizeof error))
         otp_fatal ("%s", error);
     otp_client_t *client = otp_client_new (ctl->node, cookie, ctl->epmd_port, ctl->timeout_ms,

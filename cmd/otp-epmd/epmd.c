@@ -20,6 +20,7 @@ typedef struct {
     char instance [65];
     int fd;                     //  the connection it was registered on
     zframe_t *routing_id;       //  ... and its routing id, to probe it
+    bool suspect;               //  its descriptor closed, its probe passed
     int64_t refreshed;
 } entry_t;
 
@@ -228,6 +229,17 @@ s_free_where (epmd_t *self, bool (*dead) (entry_t *entry, void *arg), void *arg,
     zlistx_destroy (&names);
 }
 
+//  True if the connection that registered `entry` is gone: with
+//  ROUTER_MANDATORY, a send to a routing id with no connection fails.
+static bool
+s_gone (epmd_t *self, entry_t *entry)
+{
+    zmsg_t *probe = zmsg_new ();
+    zmsg_addstr (probe, "PING");
+    zmsg_pushmem (probe, zframe_data (entry->routing_id), zframe_size (entry->routing_id));
+    return otp_send (&probe, self->router) && errno == EHOSTUNREACH;
+}
+
 static bool
 s_on_fd (entry_t *entry, void *arg)
 {
@@ -235,12 +247,29 @@ s_on_fd (entry_t *entry, void *arg)
     int fd = *(int *) ((void **) arg) [1];
     if (entry->fd != fd)
         return false;
-    //  The number may already belong to a new connection: ask the ROUTER
-    //  (ROUTER_MANDATORY) whether the registering one is still there.
-    zmsg_t *probe = zmsg_new ();
-    zmsg_addstr (probe, "PING");
-    zmsg_pushmem (probe, zframe_data (entry->routing_id), zframe_size (entry->routing_id));
-    return otp_send (&probe, self->router) && errno == EHOSTUNREACH;
+    if (s_gone (self, entry))
+        return true;
+    //  Either the number belongs to a new connection now, or the ROUTER
+    //  has not yet processed the close (libzmq batches its commands): ask
+    //  again shortly.
+    entry->suspect = true;
+    return false;
+}
+
+static bool
+s_on_suspect (entry_t *entry, void *arg)
+{
+    if (!entry->suspect)
+        return false;
+    entry->suspect = false;
+    return s_gone ((epmd_t *) arg, entry);
+}
+
+static int
+s_on_reprobe (zloop_t *loop, int timer_id, void *arg)
+{
+    s_free_where ((epmd_t *) arg, s_on_suspect, arg, "its node's connection closed");
+    return 0;
 }
 
 static int
@@ -253,6 +282,7 @@ s_on_disconnect (zloop_t *loop, zsock_t *sock, void *arg)
     if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0) {
         void *args [] = { self, &fd };
         s_free_where (self, s_on_fd, args, "its node's connection closed");
+        zloop_timer (loop, 50, 1, s_on_reprobe, self);
     }
     return 0;
 }

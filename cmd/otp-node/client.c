@@ -22,6 +22,16 @@ s_add_stat (zmsg_t *reply, const char *key, uint64_t value)
     zmsg_addstrf (reply, "%" PRIu64, value);
 }
 
+//  Appends the up peers' names, sorted, one frame each.
+static void
+s_add_peers (node_t *node, zmsg_t *reply)
+{
+    zlistx_t *names = peer_up_names (node);
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+        zmsg_addstr (reply, name);
+    zlistx_destroy (&names);
+}
+
 //  The attached name a client holds, if any.
 static const char *
 s_name_of (node_t *node, zframe_t *routing_id)
@@ -60,10 +70,7 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     else
     if (streq (command, "nodes")) {
         reply = s_reply (msg, "ok");
-        zlistx_t *names = peer_up_names (node);
-        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
-            zmsg_addstr (reply, name);
-        zlistx_destroy (&names);
+        s_add_peers (node, reply);
     }
     else
     if (streq (command, "info")) {
@@ -110,10 +117,7 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
         //  The peers up now, in the same reply: events follow from here on,
         //  so a watcher needs no racy `nodes` of its own.
         reply = s_reply (msg, "ok");
-        zlistx_t *names = peer_up_names (node);
-        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
-            zmsg_addstr (reply, name);
-        zlistx_destroy (&names);
+        s_add_peers (node, reply);
     }
     else
     if (streq (command, "attach")) {
