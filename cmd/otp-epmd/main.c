@@ -74,5 +74,6 @@ main (int argc, char *argv [])
     }
     if (!foreground)
         otp_daemonize ();
+    otp_raise_nofile ();
     return epmd_run (&config, sigfd);
 }

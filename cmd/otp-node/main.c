@@ -137,5 +137,6 @@ main (int argc, char *argv [])
     }
     if (!foreground)
         otp_daemonize ();
+    otp_raise_nofile ();
     return node_run (&config, sigfd);
 }
