@@ -66,6 +66,8 @@ listen () {     # NODE NAME FILE: attach NAME on NODE, printing to FILE
     start_node a
     listen a inbox "$BATS_TEST_TMPDIR/inbox"
     kill -9 "$(pid_of a)"
-    run wait "$LISTENER"
-    [ "$status" -ne 0 ]
+    code=0
+    wait "$LISTENER" || code=$?
+    [ "$code" -eq 1 ]
+    grep -q "^otp-ctl: " "$BATS_TEST_TMPDIR/inbox.err"
 }

@@ -13,7 +13,10 @@ load helper
     pids=$(cat "$OTP_RUN_DIR"/n*.pid)
     run "$BATS_TEST_DIRNAME/../scripts/stop-cluster"
     [ "$status" -eq 0 ]
-    for p in $pids; do ! kill -0 "$p" 2>/dev/null; done
+    for p in $pids; do
+        run kill -0 "$p"
+        [ "$status" -ne 0 ]
+    done
     # graceful: each node said goodbye
     grep -q "nodedown n1@127.0.0.1 (left)" "$OTP_RUN_DIR"/n2.log "$OTP_RUN_DIR"/n3.log
 }
