@@ -88,3 +88,12 @@ three () {
     [ "$(grep -c '^nodedown' "$BATS_TEST_TMPDIR/events")" -ge 3 ]
     [ ! -s "$BATS_TEST_TMPDIR/events.err" ]
 }
+
+@test "a node restarted at once after kill -9 takes its name back" {
+    three
+    for _ in 1 2 3; do
+        kill -9 "$(pid_of c)"
+        start_node c        # no waiting for the port mapper to free the name
+        wait_until 5 full_mesh a b c
+    done
+}

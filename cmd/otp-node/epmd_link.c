@@ -143,10 +143,24 @@ epmd_link_new (node_t *node)
     zsock_set_sndtimeo (self->dealer, 200);
     zsock_connect (self->dealer, "tcp://127.0.0.1:%d", node->config->epmd_port);
 
-    zmsg_t *msg = s_alive (node);
-    zmsg_t *reply = otp_request (self->dealer, &msg, 2000);
-    if (!reply)
-        otp_fatal ("no otp-epmd answers on port %d", node->config->epmd_port);
+    //  A node restarted right after a crash may find its old name still
+    //  held until otp-epmd sees the old connection gone (at most its expiry,
+    //  1 s by default): keep asking for a while. A live holder refreshes
+    //  its name all along, so a true duplicate is still refused.
+    zmsg_t *reply = NULL;
+    int64_t deadline = zclock_mono () + 2500;
+    while (true) {
+        zmsg_t *msg = s_alive (node);
+        reply = otp_request (self->dealer, &msg, 2000);
+        if (!reply)
+            otp_fatal ("no otp-epmd answers on port %d", node->config->epmd_port);
+        char tag [8] = "";
+        otp_msg_str (reply, -1, tag, sizeof tag);
+        if (streq (tag, "OK") || zclock_mono () > deadline)
+            break;
+        zmsg_destroy (&reply);
+        zclock_sleep (100);
+    }
     if (s_check_reply (node, reply))
         otp_fatal ("cannot register %s: is a node of that name running on this host?",
                    node->name);
