@@ -30,10 +30,11 @@ LIB       := $(BUILD)/libotp.a
 BINS      := $(BINARIES:%=$(BUILD)/bin/%)
 SELFTEST  := $(BUILD)/bin/otp-selftest
 PROBE     := $(BUILD)/bin/otp-probe
+SLOWDNS   := $(BUILD)/lib/libslowdns.so
 
 .SECONDARY:
 .PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST) $(PROBE)
+all: $(BINS) $(SELFTEST) $(PROBE) $(SLOWDNS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -59,6 +60,12 @@ $(PROBE): $(BUILD)/test/tools/otp-probe.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# A test shim (LD_PRELOAD): never sanitized, it only wraps getaddrinfo.
+$(SLOWDNS): test/tools/slowdns.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) -std=c11 -Wall -Wextra -Werror -shared -fPIC $< -ldl -o $@
 
 # The whole suite: C self-tests, then every bats file, through the real binaries.
 test: all

@@ -97,3 +97,18 @@ three () {
         wait_until 5 full_mesh a b c
     done
 }
+
+@test "a listed node whose host name never resolves does not stall the others" {
+    # libslowdns makes look-ups of *.slow.test hang for 3 s. Were they made
+    # in libzmq's I/O thread, heartbeats would stall and the mesh flap.
+    export LD_PRELOAD="$OTP_BIN/../lib/libslowdns.so" ASAN_OPTIONS=verify_asan_link_order=0
+    start_epmd
+    nodes="a@127.0.0.1,b@127.0.0.1,c@127.0.0.1,x@host.slow.test"
+    for n in a b c; do start_node "$n" --strategy epmd --nodes "$nodes" --poll 200; done
+    wait_until 10 full_mesh a b c
+    sleep 4
+    full_mesh a b c
+    run grep -h nodedown "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log" "$BATS_TEST_TMPDIR/c.log"
+    [ "$status" -eq 1 ]
+    grep -q "cannot resolve host.slow.test" "$BATS_TEST_TMPDIR/a.log"
+}

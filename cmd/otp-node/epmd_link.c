@@ -249,8 +249,13 @@ s_on_lookup (zloop_t *loop, zsock_t *sock, void *arg)
 static epmd_conn_t *
 s_conn (resolver_t *self, const char *query_host, const char *node_host)
 {
+    //  Numeric addresses only reach libzmq (see dns.c); a host whose address
+    //  changed gets a new connection.
+    const char *address = dns_address (self->node->dns, query_host);
+    if (!address)
+        return NULL;
     char key [2 * OTP_HOST_MAX + 2];
-    snprintf (key, sizeof key, "%s|%s", query_host, node_host);
+    snprintf (key, sizeof key, "%s|%s", address, node_host);
     epmd_conn_t *conn = (epmd_conn_t *) zhashx_lookup (self->conns, key);
     if (conn)
         return conn;
@@ -262,7 +267,7 @@ s_conn (resolver_t *self, const char *query_host, const char *node_host)
     //  Requests wait for the connection, but only a few: a host that is
     //  down must not pile them up.
     zsock_set_sndhwm (conn->dealer, 16);
-    zsock_connect (conn->dealer, "tcp://%s:%d", query_host, self->node->config->epmd_port);
+    zsock_connect (conn->dealer, "tcp://%s:%d", address, self->node->config->epmd_port);
     zloop_reader (self->node->loop, conn->dealer, s_on_lookup, conn);
     zhashx_insert (self->conns, key, conn);
     return conn;
@@ -295,6 +300,8 @@ resolver_lookup (resolver_t *self, const char *node_name)
     if (otp_node_split (node_name, name, sizeof name, host, sizeof host))
         return;
     epmd_conn_t *conn = s_conn (self, host, host);
+    if (!conn)
+        return;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "PORT");
     zmsg_addstr (msg, name);
@@ -305,6 +312,8 @@ void
 resolver_list (resolver_t *self, const char *query_host, const char *node_host)
 {
     epmd_conn_t *conn = s_conn (self, query_host, node_host);
+    if (!conn)
+        return;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "NAMES");
     otp_send (&msg, conn->dealer);

@@ -183,6 +183,7 @@ node_run (const node_config_t *config, int sigfd)
     self->subscribers = zlistx_new ();
     zlistx_set_destructor (self->subscribers, (zhashx_destructor_fn *) zframe_destroy);
     self->resolver = resolver_new (self);
+    self->dns = dns_new (self);
 
     char error [256];
     self->strategy = strategy_new (self, error, sizeof error);
@@ -207,6 +208,7 @@ node_run (const node_config_t *config, int sigfd)
     peer_leave_all (self);
     strategy_destroy (&self->strategy);
     resolver_destroy (&self->resolver);
+    dns_destroy (&self->dns);
     zsock_set_linger (self->router, 100);   //  the reply to `otp-ctl stop`
     zloop_destroy (&self->loop);
     peer_table_destroy (self);

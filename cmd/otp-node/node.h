@@ -26,6 +26,7 @@ typedef struct _peer_t peer_t;
 typedef struct _strategy_t strategy_t;
 typedef struct _resolver_t resolver_t;
 typedef struct _epmd_link_t epmd_link_t;
+typedef struct _dns_t dns_t;
 
 struct _node_t {
     const node_config_t *config;
@@ -47,6 +48,7 @@ struct _node_t {
     int64_t handshake_warned;       //  last time a refused handshake was logged
     epmd_link_t *epmd;
     resolver_t *resolver;
+    dns_t *dns;
     strategy_t *strategy;
     int64_t started;
     bool stopping;
@@ -92,6 +94,13 @@ void resolver_lookup (resolver_t *self, const char *node_name);
 //  Asks the port mapper on `query_host` for all names, and dials each as
 //  name@node_host.
 void resolver_list (resolver_t *self, const char *query_host, const char *node_host);
+
+//  dns.c: host names resolved off the loop
+dns_t *dns_new (node_t *node);
+void dns_destroy (dns_t **self_p);
+//  The IPv4 address of `host` if known (a numeric host is itself), else
+//  NULL: it is then looked up, and the strategy ticks when it is known.
+const char *dns_address (dns_t *self, const char *host);
 
 //  strategy.c: cluster formation
 strategy_t *strategy_new (node_t *node, char *error, size_t error_size);

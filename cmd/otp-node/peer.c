@@ -118,6 +118,10 @@ s_send (node_t *node, peer_t *peer, zmsg_t **msg)
 static peer_t *
 s_dial (node_t *node, const char *name, const char *host, int port)
 {
+    //  Numeric addresses only reach libzmq (see dns.c).
+    const char *address = dns_address (node->dns, host);
+    if (!address)
+        return NULL;
     peer_t *peer = (peer_t *) zmalloc (sizeof (peer_t));
     peer->node = node;
     snprintf (peer->name, sizeof peer->name, "%s", name);
@@ -135,7 +139,7 @@ s_dial (node_t *node, const char *name, const char *host, int port)
       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     zloop_reader (node->loop, otp_monitor_socket (peer->monitor), s_on_monitor, peer);
-    if (zsock_connect (peer->dealer, "tcp://%s:%d", host, port)) {
+    if (zsock_connect (peer->dealer, "tcp://%s:%d", address, port)) {
         otp_warn ("cannot connect to %s at %s:%d", name, host, port);
         zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
         s_peer_destroy (&peer);

@@ -53,6 +53,6 @@ strategy_name (strategy_t *self)
 void
 strategy_tick (strategy_t *self)
 {
-    if (!self->node->stopping)
+    if (self && !self->node->stopping)
         self->ops->tick (self->state, self->node);
 }
