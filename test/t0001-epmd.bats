@@ -109,3 +109,16 @@ load helper
     [ "$status" -ne 0 ]     # nothing freed: every connection that closed was a probe's
     [ "$(otp-ctl epmd names | wc -l)" -eq 20 ]
 }
+
+@test "a port mapper restarted on its port gets every live name back" {
+    start_epmd
+    start_node alpha; start_node beta
+    wait_until 5 full_mesh alpha beta
+    kill -9 "$EPMD_PID"
+    sleep 1
+    otp-epmd -d -p "$OTP_EPMD_PORT" 2>> "$BATS_TEST_TMPDIR/epmd2.log" &
+    track $!
+    wait_until 5 registered alpha
+    wait_until 5 registered beta
+    full_mesh alpha beta        # the mesh never depended on it
+}

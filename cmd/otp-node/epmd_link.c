@@ -165,6 +165,9 @@ epmd_link_new (node_t *node)
         otp_fatal ("cannot register %s: is a node of that name running on this host?",
                    node->name);
     zsock_set_sndtimeo (self->dealer, 0);
+    //  While otp-epmd is away, refreshes queue here; a few are enough to
+    //  register again the moment a new one listens on the port.
+    zsock_set_sndhwm (self->dealer, 4);
     zloop_reader (node->loop, self->dealer, s_on_reply, self);
     s_set_refresh (self, reply);
     zmsg_destroy (&reply);
