@@ -52,9 +52,9 @@ int otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size);
 //  Parses argument `index` as a decimal integer within [min, max].
 int otp_msg_int (zmsg_t *msg, int index, long min, long max, long *value);
 
-//  Sets the socket options every peer-facing socket needs: a message size
-//  cap (oversized messages drop the connection instead of growing memory),
-//  no blocking on send, and linger 0.
+//  Sets the socket options every peer-facing socket needs: a frame size
+//  cap (an oversized frame drops the connection; libzmq caps frames, not
+//  the number of them), no blocking on send, and linger 0.
 void otp_sock_harden (zsock_t *sock);
 
 //  Sends and always destroys `*msg` (zmsg_send keeps it on failure).

@@ -1,7 +1,7 @@
 /*  otp-epmd - the per-host port mapper: node name -> port.
-    Nodes on this host register over loopback and keep their entry alive by
-    re-registering; an entry that is not refreshed in time is freed, so a
-    node killed with -9 loses its name within about a second.               */
+    Nodes on this host register over loopback. A name is freed when the
+    connection that registered it closes (a node killed with -9), or when
+    it is not refreshed in time (a frozen node); see epmd.c.                */
 #include "otp.h"
 #include "epmd.h"
 #include <getopt.h>
