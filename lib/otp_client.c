@@ -40,6 +40,8 @@ otp_client_new (const char *node, const char *cookie, int epmd_port, int timeout
     otp_keys_t keys;
     otp_keys_from_cookie (&keys, cookie);
     self->dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_sndhwm (self->dealer, OTP_HWM);
+    zsock_set_rcvhwm (self->dealer, OTP_HWM);
     otp_sock_harden (self->dealer);
     zsock_set_sndtimeo (self->dealer, timeout_ms);
     //  What we send just before we exit must still leave.

@@ -17,9 +17,10 @@ const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1] = {
     [NODE_HELLO] = { "HELLO", 5, 5, -1 },
     [NODE_HB]    = { "HB",    0, 0, -1 },
     [NODE_BYE]   = { "BYE",   0, 0, -1 },
-    [NODE_ROUTE] = { "ROUTE", 4, 4, 3 },
+    [NODE_ROUTE] = { "ROUTE", 4, 6, 3 },
     [NODE_REQ]   = { "REQ",   2, 16, -1 },
-    [NODE_SEND]  = { "SEND",  3, 3, 2 },
+    [NODE_SEND]  = { "SEND",  3, 5, 2 },
+    [NODE_SPAWN] = { "SPAWN", 2, 64, -1 },
     [NODE_CMD_COUNT] = { NULL, 0, 0, -1 }
 };
 
@@ -114,6 +115,47 @@ otp_send (zmsg_t **msg, zsock_t *sock)
         errno = err;
     }
     return rc;
+}
+
+zmsg_t *
+otp_recv_fd (zsock_t *sock, int *fd)
+{
+    *fd = -1;
+    zmsg_t *msg = zmsg_new ();
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    while (true) {
+        if (zmq_msg_recv (&part, zsock_resolve (sock), 0) < 0) {
+            zmq_msg_close (&part);
+            zmsg_destroy (&msg);
+            return NULL;
+        }
+        //  A ROUTER's routing-id part is made up locally: the descriptor
+        //  travels on the parts that came off the wire.
+        if (zmsg_size (msg) > 0 && *fd < 0)
+            *fd = zmq_msg_get (&part, ZMQ_SRCFD);
+        zmsg_addmem (msg, zmq_msg_data (&part), zmq_msg_size (&part));
+        if (!zmq_msg_more (&part))
+            break;
+    }
+    zmq_msg_close (&part);
+    return msg;
+}
+
+int
+otp_msg_kind (zmsg_t *msg, int index, char *kind, size_t kind_size)
+{
+    //  A message either ends at its payload, or carries a kind and a ref.
+    int extra = (int) zmsg_size (msg) - 1 - index;
+    *kind = 0;
+    if (extra == 0)
+        return 0;
+    if (extra != 2 || otp_msg_str (msg, index, kind, kind_size)
+    ||  !(streq (kind, "call") || streq (kind, "reply"))
+    ||  zframe_size (otp_msg_arg (msg, index + 1)) == 0
+    ||  zframe_size (otp_msg_arg (msg, index + 1)) > OTP_REF_MAX)
+        return -1;
+    return 0;
 }
 
 int

@@ -15,6 +15,8 @@
 #define OTP_PROTO_VERSION "1"
 #define OTP_ARG_MAX 1024            //  a name, a number, a host
 #define OTP_PAYLOAD_MAX (1 << 20)   //  a message body
+#define OTP_HWM 10000               //  queued messages per connection
+#define OTP_REF_MAX 64              //  a call's reference
 #define OTP_MSG_MAX (OTP_PAYLOAD_MAX + 16 * 1024)   //  ZMQ_MAXMSGSIZE
 
 typedef struct {
@@ -33,9 +35,10 @@ enum {
     NODE_HELLO,     //  peer: version, node, instance, host, port
     NODE_HB,        //  peer: (none)
     NODE_BYE,       //  peer: (none) - leaving on purpose, do not reconnect
-    NODE_ROUTE,     //  peer: from, to-name, to-node, payload - forwarded message
+    NODE_ROUTE,     //  peer: from, to-name, to-node, payload [kind ref] - forwarded message
     NODE_REQ,       //  client: request id, command, arguments...
-    NODE_SEND,      //  client: to-name, to-node, payload
+    NODE_SEND,      //  client: to-name, to-node, payload [kind ref]
+    NODE_SPAWN,     //  client: request id, command, arguments... - run it here
     NODE_CMD_COUNT
 };
 extern const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1];
@@ -51,6 +54,16 @@ zframe_t *otp_msg_arg (zmsg_t *msg, int index);
 int otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size);
 //  Parses argument `index` as a decimal integer within [min, max].
 int otp_msg_int (zmsg_t *msg, int index, long min, long max, long *value);
+
+//  Reads the optional `kind ref` pair that follows a payload at argument
+//  `index` (SEND, ROUTE, MSG): kind is "call" or "reply", ref 1..OTP_REF_MAX
+//  bytes. `kind` is "" when there is none. Returns -1 if malformed.
+int otp_msg_kind (zmsg_t *msg, int index, char *kind, size_t kind_size);
+
+//  Receives one message, as zmsg_recv does, and the descriptor of the TCP
+//  connection it came on (ZMQ_SRCFD), or -1: a ROUTER's monitor names the
+//  descriptor of a connection that closed, and nothing else.
+zmsg_t *otp_recv_fd (zsock_t *sock, int *fd);
 
 //  Sets the socket options every peer-facing socket needs: a frame size
 //  cap (an oversized frame drops the connection; libzmq caps frames, not

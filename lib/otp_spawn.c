@@ -31,13 +31,13 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             setsid ();
         if (opts->null_stdio) {
             int null = open ("/dev/null", O_RDWR);
-            if (null >= 0) {
-                dup2 (null, 0);
-                dup2 (null, 1);
-                dup2 (null, 2);
-                if (null > 2)
-                    close (null);
+            for (int i = 0; i < 3; i++) {
+                int fd = opts->stdio [i] > 2? opts->stdio [i]: null;
+                if (fd >= 0)
+                    dup2 (fd, i);
             }
+            if (null > 2)
+                close (null);
         }
         execvp (opts->argv [0], opts->argv);
         int err = errno;

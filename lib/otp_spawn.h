@@ -12,7 +12,8 @@
 typedef struct {
     char *const *argv;      //  argv[0] is looked up in PATH when it has no '/'
     bool new_session;       //  setsid(): own process group, no terminal
-    bool null_stdio;        //  stdin/stdout/stderr to /dev/null
+    bool null_stdio;        //  stdin/stdout/stderr to /dev/null ...
+    int stdio [3];          //  ... except those given here (> 2); 0 keeps it null
 } otp_spawn_opts_t;
 
 //  Returns the child's pid, or -1 with a one-line reason in `error`.

@@ -1,8 +1,222 @@
 /*  Clients: otp-ctl, and local programs attached under a name. A client is
     not a cluster member (Erlang's hidden node): it never appears in
-    `nodes`, and it reaches the cluster only through its node.               */
+    `nodes`, and it reaches the cluster only through its node.
+
+    A client that holds something here - names, an event subscription, a
+    remote command - is a process, kept in the client table with the
+    descriptor of its connection. When the ROUTER's monitor reports that
+    descriptor closed, the process is probed and, if gone, its names are
+    freed with a `down` event: that is how otp-reg learns that the holder of
+    a registered name has exited (Erlang's process monitor).               */
 #include "node.h"
 #include "strategy.h"
+
+struct _client_t {
+    zframe_t *routing_id;
+    char key [2 * 255 + 1];         //  the routing id in hex
+    zlistx_t *names;                //  attached names, oldest first: the first is its address
+    int fd;                         //  its connection, from ZMQ_SRCFD
+    int watch;                      //  0, WATCH_NODES, or WATCH_ALL
+    bool suspect;                   //  its descriptor closed; probed again soon
+    bool gone;                      //  a send found it gone; removed at the next reap
+};
+
+enum { WATCH_NODES = 1, WATCH_ALL = 2 };
+
+static void
+s_key (zframe_t *routing_id, char *key)
+{
+    static const char hex [] = "0123456789abcdef";
+    size_t size = zframe_size (routing_id);
+    byte *data = zframe_data (routing_id);
+    for (size_t i = 0; i < size && i < 255; i++) {
+        key [2 * i] = hex [data [i] >> 4];
+        key [2 * i + 1] = hex [data [i] & 15];
+    }
+    key [2 * (size < 255? size: 255)] = 0;
+}
+
+static void
+s_client_destroy (client_t **self_p)
+{
+    client_t *self = *self_p;
+    if (self) {
+        zframe_destroy (&self->routing_id);
+        zlistx_destroy (&self->names);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+client_table_new (node_t *node)
+{
+    node->clients = zhashx_new ();
+    zhashx_set_destructor (node->clients, (zhashx_destructor_fn *) s_client_destroy);
+    node->attached = zhashx_new ();
+    node->subscribers = zlistx_new ();
+    node->gone = zlistx_new ();
+}
+
+void
+client_table_destroy (node_t *node)
+{
+    zlistx_destroy (&node->gone);
+    zlistx_destroy (&node->subscribers);
+    zhashx_destroy (&node->attached);
+    zhashx_destroy (&node->clients);
+}
+
+static client_t *
+s_lookup (node_t *node, zframe_t *routing_id)
+{
+    char key [2 * 255 + 1];
+    s_key (routing_id, key);
+    return (client_t *) zhashx_lookup (node->clients, key);
+}
+
+static client_t *
+s_require (node_t *node, zframe_t *routing_id, int fd)
+{
+    client_t *client = s_lookup (node, routing_id);
+    if (!client) {
+        client = (client_t *) zmalloc (sizeof (client_t));
+        client->routing_id = zframe_dup (routing_id);
+        s_key (routing_id, client->key);
+        client->names = zlistx_new ();
+        zlistx_set_destructor (client->names, (zlistx_destructor_fn *) zstr_free);
+        zlistx_set_duplicator (client->names, (zlistx_duplicator_fn *) strdup);
+        zlistx_set_comparator (client->names, (zlistx_comparator_fn *) strcmp);
+        client->fd = -1;
+        zhashx_insert (node->clients, client->key, client);
+    }
+    //  The latest message says which connection the routing id is on now.
+    if (fd >= 0)
+        client->fd = fd;
+    return client;
+}
+
+void
+client_event (node_t *node, bool process, const char *event, const char *name,
+              const char *reason)
+{
+    client_t *watcher = (client_t *) zlistx_first (node->subscribers);
+    while (watcher) {
+        client_t *next = (client_t *) zlistx_next (node->subscribers);
+        if ((!process || watcher->watch == WATCH_ALL) && !watcher->gone) {
+            zmsg_t *msg = zmsg_new ();
+            zmsg_addstr (msg, "EVENT");
+            zmsg_addstr (msg, event);
+            zmsg_addstr (msg, name);
+            zmsg_addstr (msg, reason);
+            node_to_client (node, watcher->routing_id, &msg);
+        }
+        watcher = next;
+    }
+}
+
+static void
+s_release (node_t *node, client_t *client, const char *name, const char *reason)
+{
+    if (zhashx_lookup (node->attached, name) == client) {
+        zhashx_delete (node->attached, name);
+        client_event (node, true, "down", name, reason);
+    }
+}
+
+//  The process has exited: everything it held goes, and watchers are told.
+//  Only called from client_reap, never while a table is being walked.
+static void
+s_remove (node_t *node, client_t *client)
+{
+    otp_debug ("process %s exited", client->key);
+    for (char *name = (char *) zlistx_first (client->names); name;
+         name = (char *) zlistx_next (client->names))
+        s_release (node, client, name, "exited");
+    void *handle = zlistx_find (node->subscribers, client);
+    if (handle)
+        zlistx_delete (node->subscribers, handle);
+    if (node->rpc)
+        rpc_client_gone (node->rpc, client->routing_id);
+    zhashx_delete (node->clients, client->key);
+}
+
+int
+node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg)
+{
+    zmsg_pushmem (*msg, zframe_data (routing_id), zframe_size (routing_id));
+    int rc = otp_send (msg, self->router);
+    if (rc && errno == EHOSTUNREACH) {
+        client_t *client = s_lookup (self, routing_id);
+        if (client && !client->gone) {
+            client->gone = true;
+            zlistx_add_end (self->gone, client);
+        }
+        errno = EHOSTUNREACH;
+    }
+    return rc;
+}
+
+void
+client_reap (node_t *node)
+{
+    //  Removing one may tell watchers that are gone too: hence the loop.
+    client_t *client;
+    while ((client = (client_t *) zlistx_first (node->gone))) {
+        zlistx_delete (node->gone, zlistx_cursor (node->gone));
+        s_remove (node, client);
+    }
+}
+
+//  True if the client is still connected: a ROUTER with ROUTER_MANDATORY
+//  refuses to send to a routing id that has gone (and then removes it).
+static bool
+s_alive (node_t *node, client_t *client)
+{
+    zmsg_t *probe = zmsg_new ();
+    zmsg_addstr (probe, "PING");
+    return node_to_client (node, client->routing_id, &probe) == 0 || errno != EHOSTUNREACH;
+}
+
+static int
+s_on_reprobe (zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *node = (node_t *) arg;
+    zlistx_t *suspects = zlistx_new ();
+    for (client_t *client = (client_t *) zhashx_first (node->clients); client;
+         client = (client_t *) zhashx_next (node->clients))
+        if (client->suspect)
+            zlistx_add_end (suspects, client);
+    for (client_t *client = (client_t *) zlistx_first (suspects); client;
+         client = (client_t *) zlistx_next (suspects)) {
+        client->suspect = false;
+        s_alive (node, client);
+    }
+    zlistx_destroy (&suspects);
+    client_reap (node);
+    return 0;
+}
+
+void
+client_disconnected (node_t *node, int fd)
+{
+    //  The descriptor may already serve a new connection, or the ROUTER may
+    //  not have seen the close yet: a probe that passes is tried once more.
+    zlistx_t *probed = zlistx_new ();
+    for (client_t *client = (client_t *) zhashx_first (node->clients); client;
+         client = (client_t *) zhashx_next (node->clients))
+        if (client->fd == fd)
+            zlistx_add_end (probed, client);
+    bool again = false;
+    for (client_t *client = (client_t *) zlistx_first (probed); client;
+         client = (client_t *) zlistx_next (probed))
+        if (s_alive (node, client))
+            again = client->suspect = true;
+    zlistx_destroy (&probed);
+    client_reap (node);
+    if (again)
+        zloop_timer (node->loop, 50, 1, s_on_reprobe, node);
+}
 
 static zmsg_t *
 s_reply (zmsg_t *request, const char *status)
@@ -32,29 +246,86 @@ s_add_peers (node_t *node, zmsg_t *reply)
     zlistx_destroy (&names);
 }
 
-//  The attached name a client holds, if any.
-static const char *
-s_name_of (node_t *node, zframe_t *routing_id)
+static zmsg_t *
+s_attach (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
 {
-    for (zframe_t *id = (zframe_t *) zhashx_first (node->attached); id;
-         id = (zframe_t *) zhashx_next (node->attached))
-        if (zframe_eq (id, routing_id))
-            return (const char *) zhashx_cursor (node->attached);
-    return NULL;
+    char name [OTP_ARG_MAX + 1];
+    zmsg_t *reply;
+    client_t *holder = NULL;
+    if (otp_msg_str (msg, 2, name, sizeof name) || !otp_name_valid (name)) {
+        reply = s_reply (msg, "error");
+        zmsg_addstr (reply, "attach needs a valid name");
+    }
+    else
+    if ((holder = (client_t *) zhashx_lookup (node->attached, name))
+    &&  !zframe_eq (holder->routing_id, routing_id) && s_alive (node, holder)) {
+        reply = s_reply (msg, "error");
+        zmsg_addstr (reply, "name is attached by another process");
+    }
+    else {
+        if (holder && !zframe_eq (holder->routing_id, routing_id)) {
+            //  The old holder is gone: its name dies with it, now.
+            s_release (node, holder, name, "exited");
+            zlistx_delete (holder->names, zlistx_find (holder->names, name));
+        }
+        client_t *client = s_require (node, routing_id, fd);
+        if (!zlistx_find (client->names, name))
+            zlistx_add_end (client->names, name);
+        zhashx_update (node->attached, name, client);
+        reply = s_reply (msg, "ok");
+        //  Its address: where replies to its calls go.
+        zmsg_addstr (reply, (char *) zlistx_first (client->names));
+    }
+    return reply;
 }
 
-//  True if the client behind `routing_id` is still connected: a ROUTER with
-//  ROUTER_MANDATORY refuses to send to a routing id that has gone.
-static bool
-s_alive (node_t *node, zframe_t *routing_id)
+static zmsg_t *
+s_detach (node_t *node, zframe_t *routing_id, zmsg_t *msg)
 {
-    zmsg_t *probe = zmsg_new ();
-    zmsg_addstr (probe, "PING");
-    return node_to_client (node, routing_id, &probe) == 0 || errno != EHOSTUNREACH;
+    char name [OTP_ARG_MAX + 1];
+    client_t *client = s_lookup (node, routing_id);
+    void *handle;
+    if (client && otp_msg_str (msg, 2, name, sizeof name) == 0
+    &&  (handle = zlistx_find (client->names, name))) {
+        s_release (node, client, name, "detached");
+        zlistx_delete (client->names, handle);
+    }
+    return s_reply (msg, "ok");
 }
 
 static void
-s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
+s_info (node_t *node, zmsg_t *reply)
+{
+    zlistx_t *names = peer_up_names (node);
+    zmsg_addstr (reply, "name");
+    zmsg_addstr (reply, node->name);
+    zmsg_addstr (reply, "version");
+    zmsg_addstr (reply, OTP_VERSION);
+    zmsg_addstr (reply, "strategy");
+    zmsg_addstr (reply, strategy_name (node->strategy));
+    s_add_stat (reply, "port", (uint64_t) node->port);
+    s_add_stat (reply, "pid", (uint64_t) getpid ());
+    s_add_stat (reply, "uptime_ms", (uint64_t) (zclock_mono () - node->started));
+    s_add_stat (reply, "peers", zlistx_size (names));
+    s_add_stat (reply, "attached", zhashx_size (node->attached));
+    s_add_stat (reply, "processes", zhashx_size (node->clients));
+    s_add_stat (reply, "watchers", zlistx_size (node->subscribers));
+    s_add_stat (reply, "msgs_in", node->stats.msgs_in);
+    s_add_stat (reply, "msgs_out", node->stats.msgs_out);
+    s_add_stat (reply, "bytes_in", node->stats.bytes_in);
+    s_add_stat (reply, "bytes_out", node->stats.bytes_out);
+    s_add_stat (reply, "delivered", node->stats.delivered);
+    s_add_stat (reply, "dropped", node->stats.dropped);
+    s_add_stat (reply, "bad_messages", node->stats.bad_messages);
+    s_add_stat (reply, "handshake_failures", node->stats.handshake_failures);
+    s_add_stat (reply, "auth_refused", otp_zap_rejected (node->zap));
+    s_add_stat (reply, "nodeups", node->stats.nodeups);
+    s_add_stat (reply, "nodedowns", node->stats.nodedowns);
+    zlistx_destroy (&names);
+}
+
+static void
+s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
 {
     char command [32], arg [OTP_ARG_MAX + 1];
     zmsg_t *reply = NULL;
@@ -75,30 +346,7 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     else
     if (streq (command, "info")) {
         reply = s_reply (msg, "ok");
-        zlistx_t *names = peer_up_names (node);
-        zmsg_addstr (reply, "name");
-        zmsg_addstr (reply, node->name);
-        zmsg_addstr (reply, "version");
-        zmsg_addstr (reply, OTP_VERSION);
-        zmsg_addstr (reply, "strategy");
-        zmsg_addstr (reply, strategy_name (node->strategy));
-        s_add_stat (reply, "port", (uint64_t) node->port);
-        s_add_stat (reply, "pid", (uint64_t) getpid ());
-        s_add_stat (reply, "uptime_ms", (uint64_t) (zclock_mono () - node->started));
-        s_add_stat (reply, "peers", zlistx_size (names));
-        s_add_stat (reply, "attached", zhashx_size (node->attached));
-        s_add_stat (reply, "watchers", zlistx_size (node->subscribers));
-        s_add_stat (reply, "msgs_in", node->stats.msgs_in);
-        s_add_stat (reply, "msgs_out", node->stats.msgs_out);
-        s_add_stat (reply, "bytes_in", node->stats.bytes_in);
-        s_add_stat (reply, "bytes_out", node->stats.bytes_out);
-        s_add_stat (reply, "dropped", node->stats.dropped);
-        s_add_stat (reply, "bad_messages", node->stats.bad_messages);
-        s_add_stat (reply, "handshake_failures", node->stats.handshake_failures);
-        s_add_stat (reply, "auth_refused", otp_zap_rejected (node->zap));
-        s_add_stat (reply, "nodeups", node->stats.nodeups);
-        s_add_stat (reply, "nodedowns", node->stats.nodedowns);
-        zlistx_destroy (&names);
+        s_info (node, reply);
     }
     else
     if (streq (command, "stop")) {
@@ -108,43 +356,42 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     }
     else
     if (streq (command, "monitor")) {
-        bool known = false;
-        for (zframe_t *id = (zframe_t *) zlistx_first (node->subscribers); id && !known;
-             id = (zframe_t *) zlistx_next (node->subscribers))
-            known = zframe_eq (id, routing_id);
-        if (!known)
-            zlistx_add_end (node->subscribers, zframe_dup (routing_id));
-        //  The peers up now, in the same reply: events follow from here on,
-        //  so a watcher needs no racy `nodes` of its own.
-        reply = s_reply (msg, "ok");
-        s_add_peers (node, reply);
-    }
-    else
-    if (streq (command, "attach")) {
-        zframe_t *holder = NULL;
-        if (otp_msg_str (msg, 2, arg, sizeof arg) || !otp_name_valid (arg)) {
-            reply = s_reply (msg, "error");
-            zmsg_addstr (reply, "attach needs a valid name");
+        int level = WATCH_NODES;
+        if (zmsg_size (msg) > 3) {
+            level = otp_msg_str (msg, 2, arg, sizeof arg) == 0 && streq (arg, "all")? WATCH_ALL: -1;
         }
-        else
-        if ((holder = (zframe_t *) zhashx_lookup (node->attached, arg))
-        &&  !zframe_eq (holder, routing_id) && s_alive (node, holder)) {
+        if (level < 0) {
             reply = s_reply (msg, "error");
-            zmsg_addstr (reply, "name is attached by another process");
+            zmsg_addstr (reply, "monitor takes no argument, or 'all'");
         }
         else {
-            zhashx_update (node->attached, arg, zframe_dup (routing_id));
+            client_t *client = s_require (node, routing_id, fd);
+            if (!client->watch)
+                zlistx_add_end (node->subscribers, client);
+            if (level > client->watch)
+                client->watch = level;
+            //  The peers up now, in the same reply: events follow from here
+            //  on, so a watcher needs no racy `nodes` of its own.
             reply = s_reply (msg, "ok");
+            s_add_peers (node, reply);
         }
     }
     else
-    if (streq (command, "detach")) {
-        zframe_t *holder = NULL;
-        if (otp_msg_str (msg, 2, arg, sizeof arg) == 0
-        &&  (holder = (zframe_t *) zhashx_lookup (node->attached, arg))
-        &&  zframe_eq (holder, routing_id))
-            zhashx_delete (node->attached, arg);
+    if (streq (command, "attach"))
+        reply = s_attach (node, routing_id, fd, msg);
+    else
+    if (streq (command, "detach"))
+        reply = s_detach (node, routing_id, msg);
+    else
+    if (streq (command, "processes")) {
+        //  Attached names, sorted: a restarted otp-reg checks what lives.
         reply = s_reply (msg, "ok");
+        zlistx_t *names = zhashx_keys (node->attached);
+        zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
+        zlistx_sort (names);
+        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+            zmsg_addstr (reply, name);
+        zlistx_destroy (&names);
     }
     else {
         reply = s_reply (msg, "error");
@@ -154,9 +401,10 @@ s_on_request (node_t *node, zframe_t *routing_id, zmsg_t *msg)
 }
 
 void
-client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload)
+client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload,
+                const char *kind, zframe_t *ref)
 {
-    zframe_t *holder = (zframe_t *) zhashx_lookup (node->attached, to);
+    client_t *holder = (client_t *) zhashx_lookup (node->attached, to);
     if (!holder) {
         node->stats.dropped++;
         zframe_destroy (payload);
@@ -167,27 +415,34 @@ client_deliver (node_t *node, const char *from, const char *to, zframe_t **paylo
     zmsg_addstr (msg, from);
     zmsg_addstr (msg, to);
     zmsg_append (msg, payload);
-    if (node_to_client (node, holder, &msg)) {
-        node->stats.dropped++;
-        if (errno == EHOSTUNREACH)
-            zhashx_delete (node->attached, to);
+    if (kind && *kind) {
+        zmsg_addstr (msg, kind);
+        zmsg_addmem (msg, zframe_data (ref), zframe_size (ref));
     }
+    if (node_to_client (node, holder->routing_id, &msg))
+        node->stats.dropped++;
+    else
+        node->stats.delivered++;
 }
 
 static void
 s_on_send (node_t *node, zframe_t *routing_id, zmsg_t *msg)
 {
-    char to [OTP_NAME_MAX + 1], to_node [OTP_NODE_MAX + 1];
+    char to [OTP_NAME_MAX + 1], to_node [OTP_NODE_MAX + 1], kind [8];
     char from [OTP_NAME_MAX + OTP_NODE_MAX + 2];
-    if (otp_msg_str (msg, 0, to, sizeof to) || otp_msg_str (msg, 1, to_node, sizeof to_node)) {
+    if (otp_msg_str (msg, 0, to, sizeof to) || otp_msg_str (msg, 1, to_node, sizeof to_node)
+    ||  otp_msg_kind (msg, 3, kind, sizeof kind)) {
         node->stats.bad_messages++;
         return;
     }
-    const char *sender = s_name_of (node, routing_id);
+    //  The sender's address is decided here, never taken from the sender.
+    client_t *client = s_lookup (node, routing_id);
+    const char *sender = client? (const char *) zlistx_first (client->names): NULL;
     snprintf (from, sizeof from, "%s@%s", sender? sender: "", node->name);
+    zframe_t *ref = *kind? otp_msg_arg (msg, 4): NULL;
     if (streq (to_node, node->name)) {
         zframe_t *payload = zframe_dup (otp_msg_arg (msg, 2));
-        client_deliver (node, from, to, &payload);
+        client_deliver (node, from, to, &payload, kind, ref);
         return;
     }
     zmsg_t *route = zmsg_new ();
@@ -197,14 +452,24 @@ s_on_send (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     zmsg_addstr (route, to_node);
     zframe_t *payload = zframe_dup (otp_msg_arg (msg, 2));
     zmsg_append (route, &payload);
+    if (ref) {
+        zmsg_addstr (route, kind);
+        zmsg_addmem (route, zframe_data (ref), zframe_size (ref));
+    }
     peer_send (node, to_node, &route);
 }
 
 void
-client_on_message (node_t *node, zframe_t *routing_id, int cmd, zmsg_t *msg)
+client_on_message (node_t *node, zframe_t *routing_id, int fd, int cmd, zmsg_t *msg)
 {
     if (cmd == NODE_REQ)
-        s_on_request (node, routing_id, msg);
+        s_on_request (node, routing_id, fd, msg);
     else
+    if (cmd == NODE_SEND)
         s_on_send (node, routing_id, msg);
+    else {
+        //  A remote command lives as long as its caller: track the caller.
+        s_require (node, routing_id, fd);
+        rpc_spawn (node->rpc, routing_id, msg);
+    }
 }

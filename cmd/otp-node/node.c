@@ -13,13 +13,6 @@ node_stop (node_t *self, int status)
     }
 }
 
-int
-node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg)
-{
-    zmsg_pushmem (*msg, zframe_data (routing_id), zframe_size (routing_id));
-    return otp_send (msg, self->router);
-}
-
 void
 node_event (node_t *self, const char *event, const char *peer, const char *reason)
 {
@@ -27,29 +20,16 @@ node_event (node_t *self, const char *event, const char *peer, const char *reaso
         otp_info ("%s %s (%s)", event, peer, reason);
     else
         otp_info ("%s %s", event, peer);
-    zframe_t *watcher = (zframe_t *) zlistx_first (self->subscribers);
-    while (watcher) {
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, "EVENT");
-        zmsg_addstr (msg, event);
-        zmsg_addstr (msg, peer);
-        zmsg_addstr (msg, reason? reason: "");
-        if (node_to_client (self, watcher, &msg) && errno == EHOSTUNREACH) {
-            //  The watcher is gone: stop telling it.
-            void *handle = zlistx_cursor (self->subscribers);
-            watcher = (zframe_t *) zlistx_next (self->subscribers);
-            zlistx_delete (self->subscribers, handle);
-            continue;
-        }
-        watcher = (zframe_t *) zlistx_next (self->subscribers);
-    }
+    client_event (self, false, event, peer, reason? reason: "");
+    client_reap (self);
 }
 
 static int
 s_on_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     node_t *self = (node_t *) arg;
-    zmsg_t *msg = zmsg_recv (router);
+    int fd;
+    zmsg_t *msg = otp_recv_fd (router, &fd);
     if (!msg)
         return 0;
     self->stats.msgs_in++;
@@ -62,8 +42,8 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         otp_debug ("dropped a bad message: %s", error);
     }
     else
-    if (cmd == NODE_REQ || cmd == NODE_SEND)
-        client_on_message (self, routing_id, cmd, msg);
+    if (cmd == NODE_REQ || cmd == NODE_SEND || cmd == NODE_SPAWN)
+        client_on_message (self, routing_id, fd, cmd, msg);
     else {
         //  Peers' routing ids are their node names (see peer.c).
         char from [OTP_NODE_MAX + 1];
@@ -78,6 +58,7 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
     }
     zframe_destroy (&routing_id);
     zmsg_destroy (&msg);
+    client_reap (self);
     return self->stopping? -1: 0;
 }
 
@@ -87,6 +68,9 @@ s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
     node_t *self = (node_t *) arg;
     int value;
     int event = otp_monitor_read (self->router_monitor, &value);
+    if (event == ZMQ_EVENT_DISCONNECTED)
+        client_disconnected (self, value);
+    else
     if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
         self->stats.handshake_failures++;
@@ -132,9 +116,14 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         node_stop (self, 0);
         return -1;
     }
-    if (sig == SIGCHLD)
-        while (waitpid (-1, NULL, WNOHANG) > 0)
-            ;   //  the otp-epmd we may have started, once it daemonizes
+    if (sig == SIGCHLD) {
+        //  Remote commands, and the otp-epmd we may have started.
+        pid_t pid;
+        int status;
+        while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
+            rpc_reap (self->rpc, pid, status);
+        client_reap (self);
+    }
     if (sig == SIGHUP)
         strategy_tick (self->strategy);
     return 0;
@@ -166,10 +155,14 @@ node_run (const node_config_t *config, int sigfd)
     zsock_set_router_mandatory (self->router, 1);
     //  A peer that reconnects (after a freeze, say) takes its name back.
     zsock_set_router_handover (self->router, 1);
+    //  Replicas and busy processes burst: queue more than libzmq's 1000
+    //  before a send to one of them fails.
+    zsock_set_sndhwm (self->router, OTP_HWM);
+    zsock_set_rcvhwm (self->router, OTP_HWM);
     otp_auth_server (self->router, &self->keys);
     self->router_monitor = otp_monitor_new (self->router,
         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED);
     self->port = otp_bind (self->router, config->bind, config->port);
     if (self->port < 0)
         otp_fatal ("cannot listen on %s:%d: %s", config->bind, config->port,
@@ -178,10 +171,8 @@ node_run (const node_config_t *config, int sigfd)
     zloop_reader (self->loop, otp_monitor_socket (self->router_monitor), s_on_router_event, self);
 
     peer_table_new (self);
-    self->attached = zhashx_new ();
-    zhashx_set_destructor (self->attached, (zhashx_destructor_fn *) zframe_destroy);
-    self->subscribers = zlistx_new ();
-    zlistx_set_destructor (self->subscribers, (zhashx_destructor_fn *) zframe_destroy);
+    client_table_new (self);
+    self->rpc = rpc_new (self);
     self->resolver = resolver_new (self);
     self->dns = dns_new (self);
 
@@ -210,13 +201,13 @@ node_run (const node_config_t *config, int sigfd)
     resolver_destroy (&self->resolver);
     dns_destroy (&self->dns);
     zsock_set_linger (self->router, 100);   //  the reply to `otp-ctl stop`
+    rpc_destroy (&self->rpc);
     zloop_destroy (&self->loop);
     peer_table_destroy (self);
     otp_monitor_destroy (&self->router_monitor);
     zsock_destroy (&self->router);
     otp_zap_destroy (&self->zap);
-    zhashx_destroy (&self->attached);
-    zlistx_destroy (&self->subscribers);
+    client_table_destroy (self);
     int status = self->exit_status;
     free (self);
     return status;

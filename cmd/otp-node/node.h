@@ -27,6 +27,8 @@ typedef struct _strategy_t strategy_t;
 typedef struct _resolver_t resolver_t;
 typedef struct _epmd_link_t epmd_link_t;
 typedef struct _dns_t dns_t;
+typedef struct _client_t client_t;
+typedef struct _rpc_t rpc_t;
 
 struct _node_t {
     const node_config_t *config;
@@ -42,20 +44,23 @@ struct _node_t {
     otp_zap_t *zap;
     zhashx_t *peers;                //  node name -> peer_t
     zhashx_t *left;                 //  node name -> instance that left on purpose
-    zhashx_t *attached;             //  local process name -> routing id (zframe_t)
-    zlistx_t *subscribers;          //  routing ids (zframe_t) of nodeup/down watchers
+    zhashx_t *clients;              //  routing id (hex) -> client_t, for clients with state
+    zhashx_t *attached;             //  local process name -> client_t holding it
+    zlistx_t *subscribers;          //  client_t of event watchers (not owned)
+    zlistx_t *gone;                 //  client_t found gone, to remove (client_reap)
     zlistx_t *graveyard;            //  peers dropped this round (see peer.c)
     int64_t handshake_warned;       //  last time a refused handshake was logged
     epmd_link_t *epmd;
     resolver_t *resolver;
     dns_t *dns;
     strategy_t *strategy;
+    rpc_t *rpc;
     int64_t started;
     bool stopping;
     int exit_status;
     struct {
         uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
-        uint64_t dropped, handshake_failures, bad_messages;
+        uint64_t delivered, dropped, handshake_failures, bad_messages;
         uint64_t nodeups, nodedowns;
     } stats;
 };
@@ -108,8 +113,32 @@ void strategy_destroy (strategy_t **self_p);
 const char *strategy_name (strategy_t *self);
 void strategy_tick (strategy_t *self);
 
-//  client.c: requests from otp-ctl and attached programs
-void client_on_message (node_t *node, zframe_t *routing_id, int cmd, zmsg_t *msg);
-void client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload);
+//  client.c: requests from otp-ctl and attached programs. A client with
+//  state (names, a subscription, a remote command) is a process: its
+//  connection's descriptor is kept, so that its exit is noticed.
+void client_table_new (node_t *node);
+void client_table_destroy (node_t *node);
+void client_on_message (node_t *node, zframe_t *routing_id, int fd, int cmd, zmsg_t *msg);
+//  Delivers MSG from, to, payload [kind ref] to the process attached as `to`.
+void client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload,
+                     const char *kind, zframe_t *ref);
+//  Removes the processes found gone; call where no client table is walked.
+void client_reap (node_t *node);
+//  The connection on descriptor `fd` closed: its processes may have exited.
+void client_disconnected (node_t *node, int fd);
+//  An event to every watcher; `process` events (a name's holder went down)
+//  only to those that asked for them (`monitor all`).
+void client_event (node_t *node, bool process, const char *event, const char *name,
+                   const char *reason);
+
+//  rpc.c: commands run for remote callers (otp-ctl rpc), output streamed back
+rpc_t *rpc_new (node_t *node);
+void rpc_destroy (rpc_t **self_p);
+//  SPAWN request id, argv...: starts the command for the client.
+void rpc_spawn (rpc_t *self, zframe_t *routing_id, zmsg_t *msg);
+//  The client has gone: its commands are stopped.
+void rpc_client_gone (rpc_t *self, zframe_t *routing_id);
+//  A child exited (SIGCHLD); returns true if it was one of ours.
+bool rpc_reap (rpc_t *self, pid_t pid, int status);
 
 #endif

@@ -129,6 +129,7 @@ s_dial (node_t *node, const char *name, const char *host, int port)
     peer->port = port;
     peer->created = peer->last_in = zclock_mono ();
     peer->dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_sndhwm (peer->dealer, OTP_HWM);
     otp_sock_harden (peer->dealer);
     //  Our routing id at the peer's ROUTER is our name: that is how it
     //  knows who speaks. CURVE and the ZAP check make it trustworthy.
@@ -262,13 +263,15 @@ peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg)
     else
     if (cmd == NODE_ROUTE && peer->up) {
         char sender [OTP_NODE_MAX + OTP_NAME_MAX + 2], to [OTP_NAME_MAX + 1], to_node [OTP_NODE_MAX + 1];
+        char kind [8];
         if (otp_msg_str (msg, 0, sender, sizeof sender) || otp_msg_str (msg, 1, to, sizeof to)
-        ||  otp_msg_str (msg, 2, to_node, sizeof to_node) || !streq (to_node, node->name)) {
+        ||  otp_msg_str (msg, 2, to_node, sizeof to_node) || !streq (to_node, node->name)
+        ||  otp_msg_kind (msg, 4, kind, sizeof kind)) {
             node->stats.bad_messages++;
             return;
         }
         zframe_t *payload = zframe_dup (otp_msg_arg (msg, 3));
-        client_deliver (node, sender, to, &payload);
+        client_deliver (node, sender, to, &payload, kind, *kind? otp_msg_arg (msg, 5): NULL);
     }
 }
 
