@@ -15,5 +15,6 @@
 #include "otp_spawn.h"
 #include "otp_request.h"
 #include "otp_client.h"
+#include "otp_registry.h"
 
 #endif

@@ -12,9 +12,42 @@ struct _otp_client_t {
     otp_monitor_t *monitor;
     zpoller_t *poller;
     bool handshaken;
-    int seq;
+    int seq;                        //  request ids
+    int refs;                       //  call references
+    zlistx_t *mailbox;              //  zmsg_t: MSG and EVENT kept while waiting
+    char self [OTP_NAME_MAX + 1];   //  our address, "" until we have one
     char error [1024];
 };
+
+otp_message_t *
+otp_message_parse (zmsg_t *msg)
+{
+    char tag [8], kind [8];
+    if (zmsg_size (msg) < 4 || otp_msg_str (msg, -1, tag, sizeof tag) || !streq (tag, "MSG")
+    ||  otp_msg_kind (msg, 3, kind, sizeof kind))
+        return NULL;
+    otp_message_t *self = (otp_message_t *) zmalloc (sizeof (otp_message_t));
+    if (otp_msg_str (msg, 0, self->from, sizeof self->from)
+    ||  otp_msg_str (msg, 1, self->to, sizeof self->to)
+    ||  (*kind && otp_msg_str (msg, 4, self->ref, sizeof self->ref))) {
+        free (self);
+        return NULL;
+    }
+    snprintf (self->kind, sizeof self->kind, "%s", kind);
+    self->payload = zframe_dup (otp_msg_arg (msg, 2));
+    return self;
+}
+
+void
+otp_message_destroy (otp_message_t **self_p)
+{
+    otp_message_t *self = *self_p;
+    if (self) {
+        zframe_destroy (&self->payload);
+        free (self);
+        *self_p = NULL;
+    }
+}
 
 otp_client_t *
 otp_client_new (const char *node, const char *cookie, int epmd_port, int timeout_ms,
@@ -52,6 +85,8 @@ otp_client_new (const char *node, const char *cookie, int epmd_port, int timeout
       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     self->poller = zpoller_new (self->dealer, otp_monitor_socket (self->monitor), NULL);
+    self->mailbox = zlistx_new ();
+    zlistx_set_destructor (self->mailbox, (zlistx_destructor_fn *) zmsg_destroy);
     zsock_connect (self->dealer, "tcp://%s:%d", host, port);
     return self;
 }
@@ -62,6 +97,7 @@ otp_client_destroy (otp_client_t **self_p)
     otp_client_t *self = *self_p;
     if (self) {
         zpoller_destroy (&self->poller);
+        zlistx_destroy (&self->mailbox);
         otp_monitor_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
         free (self);
@@ -75,24 +111,8 @@ otp_client_error (otp_client_t *self)
     return self->error;
 }
 
-int
-otp_client_request (otp_client_t *self, const char *command, const char *arg)
-{
-    zmsg_t *request = zmsg_new ();
-    zmsg_addstr (request, "REQ");
-    zmsg_addstrf (request, "%d", ++self->seq);
-    zmsg_addstr (request, command);
-    if (arg)
-        zmsg_addstr (request, arg);
-    if (otp_send (&request, self->dealer)) {
-        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
-        return -1;
-    }
-    return self->seq;
-}
-
-zmsg_t *
-otp_client_recv (otp_client_t *self, int64_t deadline)
+static zmsg_t *
+s_recv (otp_client_t *self, int64_t deadline)
 {
     while (true) {
         int64_t left = deadline - zclock_mono ();
@@ -122,15 +142,61 @@ otp_client_recv (otp_client_t *self, int64_t deadline)
     }
 }
 
+const char *
+otp_client_node (otp_client_t *self)
+{
+    return self->node;
+}
+
+int
+otp_client_request (otp_client_t *self, const char *command, const char *arg)
+{
+    zmsg_t *request = zmsg_new ();
+    zmsg_addstr (request, "REQ");
+    zmsg_addstrf (request, "%d", ++self->seq);
+    zmsg_addstr (request, command);
+    if (arg)
+        zmsg_addstr (request, arg);
+    if (otp_send (&request, self->dealer)) {
+        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
+        return -1;
+    }
+    return self->seq;
+}
+
 zmsg_t *
-otp_client_call (otp_client_t *self, const char *command, const char *arg, bool *ok)
+otp_client_recv (otp_client_t *self, int64_t deadline)
+{
+    zmsg_t *kept = (zmsg_t *) zlistx_first (self->mailbox);
+    if (kept) {
+        zlistx_detach_cur (self->mailbox);
+        return kept;
+    }
+    return s_recv (self, deadline);
+}
+
+//  Keeps what a wait for something else received: a message or an event is
+//  the process's, to read later; anything else (a PING, a late REP) is not.
+static void
+s_keep (otp_client_t *self, zmsg_t **msg)
+{
+    zframe_t *tag = zmsg_first (*msg);
+    if (tag && (zframe_streq (tag, "MSG") || zframe_streq (tag, "EVENT")))
+        zlistx_add_end (self->mailbox, *msg);
+    else
+        zmsg_destroy (msg);
+    *msg = NULL;
+}
+
+zmsg_t *
+otp_client_command (otp_client_t *self, const char *command, const char *arg, bool *ok)
 {
     int id = otp_client_request (self, command, arg);
     if (id < 0)
         return NULL;
     int64_t deadline = zclock_mono () + self->timeout_ms;
     while (true) {
-        zmsg_t *reply = otp_client_recv (self, deadline);
+        zmsg_t *reply = s_recv (self, deadline);
         if (!reply)
             return NULL;
         char tag [8], seq [16], status [8];
@@ -144,22 +210,145 @@ otp_client_call (otp_client_t *self, const char *command, const char *arg, bool 
             }
             return reply;
         }
-        zmsg_destroy (&reply);      //  an event, or a late reply: not ours
+        s_keep (self, &reply);
     }
 }
 
-int
-otp_client_send (otp_client_t *self, const char *name, const char *node,
-                 const void *data, size_t size)
+static int
+s_send (otp_client_t *self, const char *name, const char *node, const void *data,
+        size_t size, const char *kind, const char *ref)
 {
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "SEND");
     zmsg_addstr (msg, name);
     zmsg_addstr (msg, node);
     zmsg_addmem (msg, data, size);
+    if (kind) {
+        zmsg_addstr (msg, kind);
+        zmsg_addstr (msg, ref);
+    }
     if (otp_send (&msg, self->dealer)) {
         snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
         return -1;
     }
     return 0;
+}
+
+int
+otp_client_send (otp_client_t *self, const char *name, const char *node,
+                 const void *data, size_t size)
+{
+    return s_send (self, name, node, data, size, NULL, NULL);
+}
+
+int
+otp_client_attach (otp_client_t *self, const char *name)
+{
+    bool ok = false;
+    zmsg_t *reply = otp_client_command (self, "attach", name, &ok);
+    if (reply && !ok)
+        otp_msg_str (reply, -1, self->error, sizeof self->error);
+    if (reply && ok && !*self->self)
+        otp_msg_str (reply, -1, self->self, sizeof self->self);
+    zmsg_destroy (&reply);
+    return ok? 0: -1;
+}
+
+int
+otp_client_detach (otp_client_t *self, const char *name)
+{
+    bool ok = false;
+    zmsg_t *reply = otp_client_command (self, "detach", name, &ok);
+    zmsg_destroy (&reply);
+    if (ok && streq (name, self->self))
+        *self->self = 0;    //  the node picks the next name held, if any
+    return ok? 0: -1;
+}
+
+const char *
+otp_client_self (otp_client_t *self)
+{
+    if (!*self->self) {
+        zuuid_t *uuid = zuuid_new ();
+        char name [OTP_NAME_MAX + 1];
+        snprintf (name, sizeof name, "_%s", zuuid_str_canonical (uuid) );
+        //  Canonical form has dashes, which names allow; lower-case hex.
+        zuuid_destroy (&uuid);
+        if (otp_client_attach (self, name))
+            return NULL;
+    }
+    return self->self;
+}
+
+otp_message_t *
+otp_client_receive (otp_client_t *self, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
+    while (true) {
+        zmsg_t *msg = otp_client_recv (self, deadline);
+        if (!msg) {
+            if (timeout_ms >= 0 && strstr (self->error, "did not answer"))
+                snprintf (self->error, sizeof self->error, "no message within %d ms", timeout_ms);
+            return NULL;
+        }
+        otp_message_t *message = otp_message_parse (msg);
+        zmsg_destroy (&msg);
+        if (message)
+            return message;
+    }
+}
+
+zframe_t *
+otp_client_call (otp_client_t *self, const char *name, const char *node,
+                 const void *data, size_t size, int timeout_ms)
+{
+    if (!otp_client_self (self))
+        return NULL;
+    char ref [16];
+    snprintf (ref, sizeof ref, "%d", ++self->refs);
+    if (s_send (self, name, node, data, size, "call", ref))
+        return NULL;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        zmsg_t *msg = s_recv (self, deadline);
+        if (!msg) {
+            if (strstr (self->error, "did not answer"))
+                snprintf (self->error, sizeof self->error, "%s@%s did not reply within %d ms",
+                          name, node, timeout_ms);
+            return NULL;
+        }
+        otp_message_t *message = otp_message_parse (msg);
+        if (message && streq (message->ref, ref)
+        &&  (streq (message->kind, "reply") || streq (message->kind, "noproc"))) {
+            zmsg_destroy (&msg);
+            zframe_t *payload = NULL;
+            if (streq (message->kind, "reply"))
+                payload = zframe_dup (message->payload);
+            else
+                snprintf (self->error, sizeof self->error, "no process %s on %s", name, node);
+            otp_message_destroy (&message);
+            return payload;
+        }
+        //  A late reply to an earlier call that timed out is dropped.
+        if (message && (streq (message->kind, "reply") || streq (message->kind, "noproc")))
+            zmsg_destroy (&msg);
+        else
+            s_keep (self, &msg);
+        otp_message_destroy (&message);
+    }
+}
+
+int
+otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *data, size_t size)
+{
+    char name [OTP_NAME_MAX + 1];
+    const char *at = strchr (call->from, '@');
+    size_t len = at? (size_t) (at - call->from): 0;
+    if (!streq (call->kind, "call") || len == 0 || len > OTP_NAME_MAX) {
+        snprintf (self->error, sizeof self->error, "not a call, or its caller has no address");
+        return -1;
+    }
+    memcpy (name, call->from, len);
+    name [len] = 0;
+    return s_send (self, name, at + 1, data, size, "reply", call->ref);
 }

@@ -151,7 +151,7 @@ otp_msg_kind (zmsg_t *msg, int index, char *kind, size_t kind_size)
     if (extra == 0)
         return 0;
     if (extra != 2 || otp_msg_str (msg, index, kind, kind_size)
-    ||  !(streq (kind, "call") || streq (kind, "reply"))
+    ||  !(streq (kind, "call") || streq (kind, "reply") || streq (kind, "noproc"))
     ||  zframe_size (otp_msg_arg (msg, index + 1)) == 0
     ||  zframe_size (otp_msg_arg (msg, index + 1)) > OTP_REF_MAX)
         return -1;

@@ -56,7 +56,8 @@ int otp_msg_str (zmsg_t *msg, int index, char *buf, size_t size);
 int otp_msg_int (zmsg_t *msg, int index, long min, long max, long *value);
 
 //  Reads the optional `kind ref` pair that follows a payload at argument
-//  `index` (SEND, ROUTE, MSG): kind is "call" or "reply", ref 1..OTP_REF_MAX
+//  `index` (SEND, ROUTE, MSG): kind is "call", "reply" or "noproc" (a call
+//  found nobody to take it), ref 1..OTP_REF_MAX
 //  bytes. `kind` is "" when there is none. Returns -1 if malformed.
 int otp_msg_kind (zmsg_t *msg, int index, char *kind, size_t kind_size);
 

@@ -11,6 +11,7 @@ main (void)
         { "otp_cookie", otp_cookie_test },
         { "otp_proto", otp_proto_test },
         { "otp_auth", otp_auth_test },
+        { "otp_registry", otp_registry_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

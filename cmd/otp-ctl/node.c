@@ -72,7 +72,7 @@ static int
 s_stream (ctl_t *ctl, otp_client_t *client, const char *command, const char *arg)
 {
     bool ok = false;
-    zmsg_t *reply = otp_client_call (client, command, arg, &ok);
+    zmsg_t *reply = otp_client_command (client, command, arg, &ok);
     if (!reply || !ok) {
         char reason [OTP_ARG_MAX + 1] = "";
         if (reply)
@@ -214,7 +214,7 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
             //  The ping that follows proves the node has taken the message:
             //  one connection keeps order.
             otp_client_send (client, target, target_node, argv [1], strlen (argv [1]));
-            reply = otp_client_call (client, "ping", NULL, &ok);
+            reply = otp_client_command (client, "ping", NULL, &ok);
             if (reply && ok) {
                 zmsg_destroy (&reply);
                 reply = zmsg_new ();
@@ -222,7 +222,7 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
             }
         }
         else
-            reply = otp_client_call (client, command, NULL, &ok);
+            reply = otp_client_command (client, command, NULL, &ok);
         if (reply && ok) {
             s_print (ctl, command, reply);
             status = 0;

@@ -400,6 +400,48 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
     node_to_client (node, routing_id, &reply);
 }
 
+static void s_route (node_t *node, const char *from, const char *to, const char *to_node,
+                     zframe_t **payload, const char *kind, zframe_t *ref);
+
+//  A call that nobody can take: its caller is told at once, rather than
+//  left to its time-out (Erlang's noproc).
+static void
+s_noproc (node_t *node, const char *from, const char *to, const char *to_node, zframe_t *ref)
+{
+    const char *at = strchr (from, '@');
+    if (!at || at == from || at - from > OTP_NAME_MAX)
+        return;     //  the caller has no address
+    char caller [OTP_NAME_MAX + 1], callee [OTP_NAME_MAX + OTP_NODE_MAX + 2];
+    memcpy (caller, from, (size_t) (at - from));
+    caller [at - from] = 0;
+    snprintf (callee, sizeof callee, "%s@%s", to, to_node);
+    zframe_t *empty = zframe_new_empty ();
+    s_route (node, callee, caller, at + 1, &empty, "noproc", ref);
+}
+
+//  To a process here, or over the mesh to its node.
+static void
+s_route (node_t *node, const char *from, const char *to, const char *to_node,
+         zframe_t **payload, const char *kind, zframe_t *ref)
+{
+    if (streq (to_node, node->name)) {
+        client_deliver (node, from, to, payload, kind, ref);
+        return;
+    }
+    zmsg_t *route = zmsg_new ();
+    zmsg_addstr (route, "ROUTE");
+    zmsg_addstr (route, from);
+    zmsg_addstr (route, to);
+    zmsg_addstr (route, to_node);
+    zmsg_append (route, payload);
+    if (kind && *kind) {
+        zmsg_addstr (route, kind);
+        zmsg_addmem (route, zframe_data (ref), zframe_size (ref));
+    }
+    if (peer_send (node, to_node, &route) && kind && streq (kind, "call"))
+        s_noproc (node, from, to, to_node, ref);
+}
+
 void
 client_deliver (node_t *node, const char *from, const char *to, zframe_t **payload,
                 const char *kind, zframe_t *ref)
@@ -408,6 +450,8 @@ client_deliver (node_t *node, const char *from, const char *to, zframe_t **paylo
     if (!holder) {
         node->stats.dropped++;
         zframe_destroy (payload);
+        if (kind && streq (kind, "call"))
+            s_noproc (node, from, to, node->name, ref);
         return;
     }
     zmsg_t *msg = zmsg_new ();
@@ -440,23 +484,8 @@ s_on_send (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     const char *sender = client? (const char *) zlistx_first (client->names): NULL;
     snprintf (from, sizeof from, "%s@%s", sender? sender: "", node->name);
     zframe_t *ref = *kind? otp_msg_arg (msg, 4): NULL;
-    if (streq (to_node, node->name)) {
-        zframe_t *payload = zframe_dup (otp_msg_arg (msg, 2));
-        client_deliver (node, from, to, &payload, kind, ref);
-        return;
-    }
-    zmsg_t *route = zmsg_new ();
-    zmsg_addstr (route, "ROUTE");
-    zmsg_addstr (route, from);
-    zmsg_addstr (route, to);
-    zmsg_addstr (route, to_node);
     zframe_t *payload = zframe_dup (otp_msg_arg (msg, 2));
-    zmsg_append (route, &payload);
-    if (ref) {
-        zmsg_addstr (route, kind);
-        zmsg_addmem (route, zframe_data (ref), zframe_size (ref));
-    }
-    peer_send (node, to_node, &route);
+    s_route (node, from, to, to_node, &payload, kind, ref);
 }
 
 void
