@@ -23,7 +23,8 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter 
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
-BINARIES  := otp-epmd otp-node otp-ctl
+BINARIES  := otp-epmd otp-node otp-ctl otp-reg
+EXAMPLES  := otp-chat
 LIB_SRC   := $(filter-out lib/otp_selftest.c,$(wildcard lib/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libotp.a
@@ -31,10 +32,12 @@ BINS      := $(BINARIES:%=$(BUILD)/bin/%)
 SELFTEST  := $(BUILD)/bin/otp-selftest
 PROBE     := $(BUILD)/bin/otp-probe
 SLOWDNS   := $(BUILD)/lib/libslowdns.so
+ECHO      := $(BUILD)/bin/otp-echo
+EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 
 .SECONDARY:
 .PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST) $(PROBE) $(SLOWDNS)
+all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(SLOWDNS) $(EXAMPLE_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -57,6 +60,17 @@ $(SELFTEST): $(BUILD)/lib/otp_selftest.o $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(PROBE): $(BUILD)/test/tools/otp-probe.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(ECHO): $(BUILD)/test/tools/otp-echo.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Examples: examples/NAME/*.c -> otp-NAME, built on lib/ like the daemons.
+$(BUILD)/bin/otp-chat: $(patsubst %.c,$(BUILD)/%.o,$(wildcard examples/chat/*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

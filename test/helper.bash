@@ -107,3 +107,17 @@ full_mesh () {
         sees "$me" "$expected" || return 1
     done
 }
+
+# start_reg NAME [otp-reg options]: starts otp-reg beside NAME@127.0.0.1,
+# logging to $BATS_TEST_TMPDIR/NAME.reg.log, and waits until it answers.
+# Sets REG_PID.
+start_reg () {
+    local name=$1; shift
+    otp-reg -d -n "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.reg.log" &
+    REG_PID=$!
+    track "$REG_PID"
+    eval "REG_${name//[^a-zA-Z0-9]/_}=$REG_PID"
+    wait_until 5 otp-ctl -n "$name@127.0.0.1" names
+}
+
+reg_pid_of () { local v="REG_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }

@@ -1,0 +1,2 @@
+#include "otp.h"
+int main (void) { otp_fatal ("not yet"); }

@@ -1,0 +1,86 @@
+/*  otp-echo - a test and benchmark tool, not part of the product: a process
+    attached to a node that answers every call with its payload (after an
+    optional prefix and delay) and prints every plain message on stdout, one
+    per line. It registers names and joins groups in the cluster registry
+    first, and says "ready" on stderr once it has.
+
+    usage: otp-echo -n NODE [--attach NAME] [--register NAME]... [--join GROUP]...
+                    [--prefix TEXT] [--delay MS] [--cookie C]                 */
+#include "otp.h"
+#include <getopt.h>
+
+int
+main (int argc, char *argv [])
+{
+    otp_log_init (argv [0]);
+    otp_signal_cli ();
+    const char *node = otp_env ("OTP_NODE_NAME", NULL), *cookie_arg = otp_env ("OTP_COOKIE", NULL);
+    const char *attach = NULL, *prefix = "";
+    int delay_ms = 0;
+    zlistx_t *names = zlistx_new (), *groups = zlistx_new ();
+    static const struct option longopts [] = {
+        { "node", required_argument, NULL, 'n' },
+        { "cookie", required_argument, NULL, 'c' },
+        { "attach", required_argument, NULL, 'a' },
+        { "register", required_argument, NULL, 'r' },
+        { "join", required_argument, NULL, 'g' },
+        { "prefix", required_argument, NULL, 'p' },
+        { "delay", required_argument, NULL, 'D' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "n:c:a:r:g:p:D:", longopts, NULL)) != -1) {
+        switch (opt) {
+            case 'n': node = optarg; break;
+            case 'c': cookie_arg = optarg; break;
+            case 'a': attach = optarg; break;
+            case 'r': zlistx_add_end (names, optarg); break;
+            case 'g': zlistx_add_end (groups, optarg); break;
+            case 'p': prefix = optarg; break;
+            case 'D': delay_ms = (int) otp_opt_int ("--delay", optarg, 0, 3600000); break;
+            default: return 2;
+        }
+    }
+    if (!node)
+        otp_fatal ("usage: otp-echo -n NODE [--attach NAME] [--register NAME] [--join GROUP]");
+    char cookie [OTP_COOKIE_MAX + 1], error [1024];
+    if (otp_cookie_load (cookie_arg, otp_env ("OTP_COOKIE_FILE", NULL), cookie, sizeof cookie,
+                         error, sizeof error))
+        otp_fatal ("%s", error);
+    int epmd_port = (int) otp_opt_int ("OTP_EPMD_PORT", otp_env ("OTP_EPMD_PORT", "4369"), 1, 65535);
+    otp_client_t *client = otp_client_new (node, cookie, epmd_port, 5000, error, sizeof error);
+    if (!client)
+        otp_fatal ("%s", error);
+    if (attach && otp_client_attach (client, attach))
+        otp_fatal ("cannot attach %s: %s", attach, otp_client_error (client));
+    if (!otp_client_self (client))
+        otp_fatal ("%s", otp_client_error (client));
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+        if (otp_reg_register (client, name, "otp-echo", error, sizeof error))
+            otp_fatal ("cannot register %s: %s", name, error);
+    for (char *group = (char *) zlistx_first (groups); group; group = (char *) zlistx_next (groups))
+        if (otp_reg_join (client, group, error, sizeof error))
+            otp_fatal ("cannot join %s: %s", group, error);
+    fprintf (stderr, "ready %s@%s\n", otp_client_self (client), node);
+    while (true) {
+        otp_message_t *message = otp_client_receive (client, -1);
+        if (!message)
+            otp_fatal ("%s", otp_client_error (client));
+        if (streq (message->kind, "call")) {
+            if (delay_ms)
+                zclock_sleep (delay_ms);
+            size_t plen = strlen (prefix), size = zframe_size (message->payload);
+            char *answer = (char *) malloc (plen + size + 1);
+            memcpy (answer, prefix, plen);
+            memcpy (answer + plen, zframe_data (message->payload), size);
+            otp_client_reply (client, message, answer, plen + size);
+            free (answer);
+        }
+        else {
+            fwrite (zframe_data (message->payload), 1, zframe_size (message->payload), stdout);
+            fputc ('\n', stdout);
+            fflush (stdout);
+        }
+        otp_message_destroy (&message);
+    }
+}
