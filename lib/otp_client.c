@@ -164,6 +164,21 @@ otp_client_request (otp_client_t *self, const char *command, const char *arg)
     return self->seq;
 }
 
+int
+otp_client_spawn (otp_client_t *self, char *const argv [])
+{
+    zmsg_t *request = zmsg_new ();
+    zmsg_addstr (request, "SPAWN");
+    zmsg_addstrf (request, "%d", ++self->seq);
+    for (int i = 0; argv [i]; i++)
+        zmsg_addstr (request, argv [i]);
+    if (otp_send (&request, self->dealer)) {
+        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
+        return -1;
+    }
+    return self->seq;
+}
+
 zmsg_t *
 otp_client_recv (otp_client_t *self, int64_t deadline)
 {
@@ -351,4 +366,23 @@ otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *dat
     memcpy (name, call->from, len);
     name [len] = 0;
     return s_send (self, name, at + 1, data, size, "reply", call->ref);
+}
+
+zmsg_t *
+otp_client_try (otp_client_t *self)
+{
+    zmsg_t *kept = (zmsg_t *) zlistx_first (self->mailbox);
+    if (kept) {
+        zlistx_detach_cur (self->mailbox);
+        return kept;
+    }
+    if (zsock_events (self->dealer) & ZMQ_POLLIN)
+        return zmsg_recv (self->dealer);
+    return NULL;
+}
+
+bool
+otp_client_lost (otp_client_t *self)
+{
+    return strstr (self->error, "lost the connection") || strstr (self->error, "refused the connection");
 }

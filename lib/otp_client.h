@@ -43,10 +43,19 @@ const char *otp_client_node (otp_client_t *self);
 
 //  Sends a request (REQ id command [arg]); returns its id, or -1.
 int otp_client_request (otp_client_t *self, const char *command, const char *arg);
+//  Asks the node to run argv (NULL-terminated, at most 63 arguments): sends
+//  SPAWN id argv...; returns its id, or -1. The node answers REP id ok PID
+//  or REP id error REASON, then OUT id BYTES and ERR id BYTES as the command
+//  writes them, and EXIT id STATUS (exit code, or 128 + signal) at the end.
+int otp_client_spawn (otp_client_t *self, char *const argv []);
 //  Waits until `deadline` (zclock_mono) for the next message: the mailbox
 //  first, then the node. Returns it, or NULL: a time-out, a refused
 //  handshake, a lost connection.
 zmsg_t *otp_client_recv (otp_client_t *self, int64_t deadline);
+//  The next message if one is there now (mailbox first), else NULL.
+zmsg_t *otp_client_try (otp_client_t *self);
+//  True once a wait has ended because the connection was lost or refused.
+bool otp_client_lost (otp_client_t *self);
 //  One request and its reply. Returns the reply's frames after the status
 //  (REP id status ...), with the status in `ok`; NULL if none came.
 zmsg_t *otp_client_command (otp_client_t *self, const char *command, const char *arg, bool *ok);

@@ -126,8 +126,9 @@ s_simple (otp_client_t *client, const char *command, const char *arg1, const cha
 {
     zmsg_t *request = s_new (command, arg1, arg2);
     zmsg_t *reply = s_request (client, &request, error, error_size);
+    int rc = reply? 0: -1;
     zmsg_destroy (&reply);
-    return reply? 0: -1;
+    return rc;
 }
 
 int

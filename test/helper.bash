@@ -113,7 +113,7 @@ full_mesh () {
 # Sets REG_PID.
 start_reg () {
     local name=$1; shift
-    otp-reg -d -n "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.reg.log" &
+    otp-reg -d --node "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.reg.log" &
     REG_PID=$!
     track "$REG_PID"
     eval "REG_${name//[^a-zA-Z0-9]/_}=$REG_PID"

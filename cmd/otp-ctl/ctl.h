@@ -16,6 +16,12 @@ typedef struct {
 int ctl_node (ctl_t *ctl, const char *command, int argc, char **argv);
 //  `epmd names|info [--host H]`; exit status.
 int ctl_epmd (ctl_t *ctl, int argc, char **argv);
+//  `rpc NODE [--] CMD ARGS...`: runs CMD on NODE; its exit status.
+int ctl_rpc (ctl_t *ctl, int argc, char **argv);
+//  A client connection to `node`, or NULL with the reason in `error`.
+otp_client_t *ctl_connect (ctl_t *ctl, const char *node, char *error, size_t error_size);
+//  whereis, names, members, groups, call, and send by registered name.
+int ctl_registry (ctl_t *ctl, const char *command, int argc, char **argv);
 //  Prints `text` as a JSON string.
 void ctl_json_string (const char *text);
 

@@ -16,9 +16,17 @@ s_usage (FILE *out)
 "  info                 name, uptime, peers, strategy, counters\n"
 "  stop                 stop NODE gracefully\n"
 "  monitor              print nodeup/nodedown events as they happen\n"
+"  send NAME MSG        send MSG to whoever holds the registered NAME, anywhere\n"
 "  send NAME@NODE MSG   send MSG to the process attached as NAME on NODE, through\n"
 "                       the node given by -n (Erlang's {Name, Node} ! Msg)\n"
+"  call NAME MSG [--timeout MS]  send MSG as a call (NAME or NAME@NODE) and\n"
+"                       print the reply; exit 1 on time-out or if nobody holds NAME\n"
+"  whereis NAME         the node that holds NAME (exit 1 and 'undefined' if none)\n"
+"  names                registered names, one per line\n"
+"  members GROUP        a group's members, ADDR@NODE, one per line\n"
+"  groups               groups with members, one per line\n"
 "  listen NAME          attach to the node as NAME and print each message sent to it\n"
+"  rpc NODE [--] CMD ARGS  run CMD on NODE, streaming its output; its exit status\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
 "  epmd info [--host H]   the port mapper's pid, uptime and size\n"
 "\n"
@@ -87,7 +95,11 @@ main (int argc, char *argv [])
             otp_fatal ("%s takes no arguments", command);
         return ctl_node (&ctl, command, 0, NULL);
     }
-    if (streq (command, "send") || streq (command, "listen"))
+    if (streq (command, "listen"))
         return ctl_node (&ctl, command, nargs, args);
+    if (streq (command, "whereis") || streq (command, "names") || streq (command, "members")
+    ||  streq (command, "groups") || streq (command, "call") || streq (command, "send"))
+        return ctl_registry (&ctl, command, nargs, args);
+    if (streq (command, "rpc")) return ctl_rpc (&ctl, nargs, args);
     otp_fatal ("unknown command '%s' (see --help)", command);
 }

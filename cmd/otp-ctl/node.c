@@ -170,6 +170,15 @@ s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
     }
 }
 
+otp_client_t *
+ctl_connect (ctl_t *ctl, const char *node, char *error, size_t error_size)
+{
+    char cookie [OTP_COOKIE_MAX + 1];
+    if (otp_cookie_load (ctl->cookie, ctl->cookie_file, cookie, sizeof cookie, error, error_size))
+        otp_fatal ("%s", error);
+    return otp_client_new (node, cookie, ctl->epmd_port, ctl->timeout_ms, error, error_size);
+}
+
 int
 ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
 {
@@ -192,11 +201,8 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
     }
     if (streq (command, "listen") && (argc != 1 || !otp_name_valid (argv [0])))
         otp_fatal ("usage: otp-ctl -n NODE listen NAME");
-    char cookie [OTP_COOKIE_MAX + 1], error [OTP_NODE_MAX + OTP_ARG_MAX + 64];
-    if (otp_cookie_load (ctl->cookie, ctl->cookie_file, cookie, sizeof cookie, error, sizeof error))
-        otp_fatal ("%s", error);
-    otp_client_t *client = otp_client_new (ctl->node, cookie, ctl->epmd_port, ctl->timeout_ms,
-                                           error, sizeof error);
+    char error [OTP_NODE_MAX + OTP_ARG_MAX + 64];
+    otp_client_t *client = ctl_connect (ctl, ctl->node, error, sizeof error);
     int status = 1;
     zmsg_t *reply = NULL;
     bool ok = false;

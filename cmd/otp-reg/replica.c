@@ -1,0 +1,667 @@
+/*  The replica: names, groups, and the operations replicas exchange.
+
+    Unique names. A registration is first *claimed*: the replica asks every
+    other replica it can reach, and commits only when all have consented
+    (or their nodes went down). Two claims for one name meet at least at
+    one of the two claimants, which consents only to the earlier one, so of
+    two processes that register a name at the same moment exactly one
+    succeeds. Claims cost one round trip; look-ups cost none.
+
+    Partitions. Each side of a split drops the other side's entries, so a
+    name can be registered on both sides. When the sides meet again, the
+    replicas exchange snapshots, and every replica that holds two entries
+    for one name keeps the one that sorts first by (registration time,
+    node name, address): the oldest registration, which has run longest.
+    The rule needs no coordination: all replicas see the same two entries
+    and so pick the same one; clock skew between hosts can change which of
+    the two wins, never whether the replicas agree. The loser's own replica
+    deletes it, tells the other replicas, and sends its process
+    "lost NAME to ADDR@NODE".                                              */
+#include "reg.h"
+
+#define BATCH_BYTES (256 * 1024)    //  a batch is sent once it is this big
+
+static void
+s_entry_destroy (entry_t **self_p)
+{
+    entry_t *self = *self_p;
+    if (self) {
+        free (self->name);
+        free (self->meta);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static entry_t *
+s_entry_new (const char *name, const char *node, const char *addr, const char *meta,
+             int64_t stamp)
+{
+    entry_t *self = (entry_t *) zmalloc (sizeof (entry_t));
+    self->name = strdup (name);
+    snprintf (self->node, sizeof self->node, "%s", node);
+    snprintf (self->addr, sizeof self->addr, "%s", addr);
+    self->meta = strdup (meta);
+    self->stamp = stamp;
+    return self;
+}
+
+//  True if `a` wins over `b`: the deterministic rule every replica applies.
+static bool
+s_wins (const entry_t *a, const entry_t *b)
+{
+    if (a->stamp != b->stamp)
+        return a->stamp < b->stamp;
+    int cmp = strcmp (a->node, b->node);
+    if (cmp)
+        return cmp < 0;
+    return strcmp (a->addr, b->addr) < 0;
+}
+
+static void
+s_claim_destroy (claim_t **self_p)
+{
+    claim_t *self = *self_p;
+    if (self) {
+        s_entry_destroy (&self->entry);
+        otp_message_destroy (&self->call);
+        zlistx_destroy (&self->waiting);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_rpeer_destroy (rpeer_t **self_p)
+{
+    rpeer_t *self = *self_p;
+    if (self) {
+        zmsg_destroy (&self->out);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+reg_t *
+reg_new (const reg_config_t *config, otp_client_t *client)
+{
+    reg_t *self = (reg_t *) zmalloc (sizeof (reg_t));
+    self->config = config;
+    self->client = client;
+    snprintf (self->node, sizeof self->node, "%s", config->node);
+    self->names = zhashx_new ();
+    zhashx_set_destructor (self->names, (zhashx_destructor_fn *) s_entry_destroy);
+    self->groups = zhashx_new ();
+    zhashx_set_destructor (self->groups, (zhashx_destructor_fn *) zhashx_destroy);
+    self->local = zhashx_new ();
+    zhashx_set_destructor (self->local, (zhashx_destructor_fn *) zlistx_destroy);
+    self->claims = zhashx_new ();
+    zhashx_set_destructor (self->claims, (zhashx_destructor_fn *) s_claim_destroy);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_rpeer_destroy);
+    return self;
+}
+
+void
+reg_destroy (reg_t **self_p)
+{
+    reg_t *self = *self_p;
+    if (self) {
+        zhashx_destroy (&self->peers);
+        zhashx_destroy (&self->claims);
+        zhashx_destroy (&self->local);
+        zhashx_destroy (&self->groups);
+        zhashx_destroy (&self->names);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Outgoing batches -------------------------------------------------------
+
+static void
+s_flush_peer (reg_t *self, rpeer_t *peer)
+{
+    if (!peer->out || zmsg_size (peer->out) == 0)
+        return;
+    zframe_t *payload = zmsg_encode (peer->out);
+    zmsg_destroy (&peer->out);
+    peer->out_bytes = 0;
+    otp_client_send (self->client, OTP_REG_PROCESS, peer->node,
+                     zframe_data (payload), zframe_size (payload));
+    zframe_destroy (&payload);
+}
+
+void
+reg_flush (reg_t *self)
+{
+    for (rpeer_t *peer = (rpeer_t *) zhashx_first (self->peers); peer;
+         peer = (rpeer_t *) zhashx_next (self->peers))
+        s_flush_peer (self, peer);
+}
+
+//  Queues one operation (up to four arguments; NULLs end the list).
+static void
+s_queue (reg_t *self, rpeer_t *peer, const char *op, const char *a, const char *b,
+         const char *c, const char *d)
+{
+    if (!peer->out)
+        peer->out = zmsg_new ();
+    const char *parts [] = { op, a, b, c, d };
+    for (int i = 0; i < 5 && parts [i]; i++) {
+        zmsg_addstr (peer->out, parts [i]);
+        peer->out_bytes += strlen (parts [i]) + 5;
+    }
+    self->stats.ops_out++;
+    if (peer->out_bytes >= BATCH_BYTES)
+        s_flush_peer (self, peer);
+}
+
+//  To every replica we know of.
+static void
+s_broadcast (reg_t *self, const char *op, const char *a, const char *b, const char *c,
+             const char *d)
+{
+    for (rpeer_t *peer = (rpeer_t *) zhashx_first (self->peers); peer;
+         peer = (rpeer_t *) zhashx_next (self->peers))
+        if (peer->replica)
+            s_queue (self, peer, op, a, b, c, d);
+}
+
+static void
+s_queue_add (reg_t *self, rpeer_t *peer, entry_t *entry)
+{
+    char stamp [24];
+    snprintf (stamp, sizeof stamp, "%" PRId64, entry->stamp);
+    if (peer)
+        s_queue (self, peer, "ADD", entry->name, entry->addr, entry->meta, stamp);
+    else
+        s_broadcast (self, "ADD", entry->name, entry->addr, entry->meta, stamp);
+}
+
+//  Our own entries and memberships, after a RESET: a snapshot.
+static void
+s_queue_snapshot (reg_t *self, rpeer_t *peer)
+{
+    s_queue (self, peer, "RESET", NULL, NULL, NULL, NULL);
+    for (entry_t *entry = (entry_t *) zhashx_first (self->names); entry;
+         entry = (entry_t *) zhashx_next (self->names))
+        if (streq (entry->node, self->node))
+            s_queue_add (self, peer, entry);
+    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
+         members = (zhashx_t *) zhashx_next (self->groups)) {
+        const char *group = (const char *) zhashx_cursor (self->groups);
+        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
+            const char *member = (const char *) zhashx_cursor (members);
+            const char *at = strchr (member, '@');
+            if (at && streq (at + 1, self->node)) {
+                char addr [OTP_NAME_MAX + 1];
+                snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
+                s_queue (self, peer, "JOIN", group, addr, NULL, NULL);
+            }
+        }
+    }
+}
+
+//  Local index: what each of our processes holds --------------------------
+
+static void
+s_index (reg_t *self, const char *addr, char tag, const char *key, bool add)
+{
+    char item [OTP_REG_NAME_MAX + 2];
+    snprintf (item, sizeof item, "%c%s", tag, key);
+    zlistx_t *held = (zlistx_t *) zhashx_lookup (self->local, addr);
+    if (add) {
+        if (!held) {
+            held = zlistx_new ();
+            zlistx_set_destructor (held, (zlistx_destructor_fn *) zstr_free);
+            zlistx_set_duplicator (held, (zlistx_duplicator_fn *) strdup);
+            zlistx_set_comparator (held, (zlistx_comparator_fn *) strcmp);
+            zhashx_insert (self->local, addr, held);
+        }
+        zlistx_add_end (held, item);
+    }
+    else
+    if (held) {
+        void *handle = zlistx_find (held, item);
+        if (handle)
+            zlistx_delete (held, handle);
+        if (zlistx_size (held) == 0)
+            zhashx_delete (self->local, addr);
+    }
+}
+
+//  Names --------------------------------------------------------------------
+
+//  Stores `entry` unless a winner holds its name. Returns true if stored.
+static bool
+s_store (reg_t *self, entry_t *entry)
+{
+    entry_t *held = (entry_t *) zhashx_lookup (self->names, entry->name);
+    if (held && (!streq (held->node, entry->node) || !streq (held->addr, entry->addr))) {
+        if (s_wins (held, entry)) {
+            self->stats.conflicts++;
+            s_entry_destroy (&entry);
+            return false;
+        }
+        self->stats.conflicts++;
+        if (streq (held->node, self->node)) {
+            //  Ours lost: delete it everywhere and tell its process.
+            char text [OTP_REG_NAME_MAX + OTP_NAME_MAX + OTP_NODE_MAX + 16];
+            snprintf (text, sizeof text, "lost %s to %s@%s", held->name, entry->addr, entry->node);
+            otp_warn ("%s", text);
+            otp_client_send (self->client, held->addr, self->node, text, strlen (text));
+            s_broadcast (self, "DEL", held->name, held->addr, NULL, NULL);
+            s_index (self, held->addr, 'n', held->name, false);
+        }
+    }
+    if (streq (entry->node, self->node) && !(held && streq (held->addr, entry->addr)
+                                             && streq (held->node, entry->node)))
+        s_index (self, entry->addr, 'n', entry->name, true);
+    zhashx_update (self->names, entry->name, entry);
+    return true;
+}
+
+static void
+s_commit (reg_t *self, claim_t *claim)
+{
+    entry_t *entry = claim->entry;
+    claim->entry = NULL;
+    if (claim->dead) {
+        s_entry_destroy (&entry);
+        return;
+    }
+    self->stats.registrations++;
+    char *name = strdup (entry->name);
+    if (s_store (self, entry)) {
+        s_queue_add (self, NULL, (entry_t *) zhashx_lookup (self->names, name));
+        zmsg_t *values = zmsg_new ();
+        zmsg_addstr (values, "ok");
+        reg_reply (self, claim->call, &values);
+    }
+    else {
+        zmsg_t *values = zmsg_new ();
+        zmsg_addstr (values, "error");
+        zmsg_addstrf (values, "'%s' was registered elsewhere at the same moment", name);
+        reg_reply (self, claim->call, &values);
+    }
+    free (name);
+}
+
+static void
+s_fail (reg_t *self, claim_t *claim, const char *reason)
+{
+    if (claim->dead)
+        return;
+    zmsg_t *values = zmsg_new ();
+    zmsg_addstr (values, "error");
+    zmsg_addstr (values, reason);
+    reg_reply (self, claim->call, &values);
+}
+
+//  Commits a claim nobody else has to consent to any more.
+static void
+s_claim_check (reg_t *self, claim_t *claim)
+{
+    if (zlistx_size (claim->waiting) == 0) {
+        char *name = strdup (claim->entry->name);
+        s_commit (self, claim);
+        zhashx_delete (self->claims, name);
+        free (name);
+    }
+}
+
+static int64_t
+s_stamp (reg_t *self)
+{
+    //  Wall-clock time, so that stamps from different nodes compare; never
+    //  twice the same here, so that our own entries never tie.
+    int64_t now = zclock_time ();
+    self->last_stamp = now > self->last_stamp? now: self->last_stamp + 1;
+    return self->last_stamp;
+}
+
+void
+reg_claim (reg_t *self, const char *name, const char *addr, const char *meta,
+           otp_message_t **call)
+{
+    claim_t *claim = (claim_t *) zmalloc (sizeof (claim_t));
+    claim->entry = s_entry_new (name, self->node, addr, meta, s_stamp (self));
+    claim->call = *call;
+    *call = NULL;
+    claim->waiting = zlistx_new ();
+    zlistx_set_destructor (claim->waiting, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (claim->waiting, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_comparator (claim->waiting, (zlistx_comparator_fn *) strcmp);
+    claim->deadline = zclock_mono () + self->config->claim_timeout_ms;
+    char stamp [24];
+    snprintf (stamp, sizeof stamp, "%" PRId64, claim->entry->stamp);
+    for (rpeer_t *peer = (rpeer_t *) zhashx_first (self->peers); peer;
+         peer = (rpeer_t *) zhashx_next (self->peers))
+        if (peer->replica) {
+            zlistx_add_end (claim->waiting, peer->node);
+            s_queue (self, peer, "CLAIM", name, addr, stamp, NULL);
+        }
+    zhashx_insert (self->claims, name, claim);
+    s_claim_check (self, claim);
+}
+
+void
+reg_delete (reg_t *self, const char *name)
+{
+    entry_t *entry = (entry_t *) zhashx_lookup (self->names, name);
+    if (!entry || !streq (entry->node, self->node))
+        return;
+    self->stats.unregistrations++;
+    s_broadcast (self, "DEL", entry->name, entry->addr, NULL, NULL);
+    s_index (self, entry->addr, 'n', entry->name, false);
+    zhashx_delete (self->names, name);
+}
+
+//  Groups -------------------------------------------------------------------
+
+static void
+s_member (reg_t *self, const char *group, const char *addr, const char *node, bool join)
+{
+    char member [OTP_NAME_MAX + OTP_NODE_MAX + 2];
+    snprintf (member, sizeof member, "%s@%s", addr, node);
+    zhashx_t *members = (zhashx_t *) zhashx_lookup (self->groups, group);
+    if (join) {
+        if (!members) {
+            members = zhashx_new ();
+            zhashx_insert (self->groups, group, members);
+        }
+        zhashx_insert (members, member, (void *) "");
+    }
+    else
+    if (members) {
+        zhashx_delete (members, member);
+        if (zhashx_size (members) == 0)
+            zhashx_delete (self->groups, group);
+    }
+}
+
+static bool
+s_is_member (reg_t *self, const char *group, const char *addr)
+{
+    char member [OTP_NAME_MAX + OTP_NODE_MAX + 2];
+    snprintf (member, sizeof member, "%s@%s", addr, self->node);
+    zhashx_t *members = (zhashx_t *) zhashx_lookup (self->groups, group);
+    return members && zhashx_lookup (members, member);
+}
+
+void
+reg_join (reg_t *self, const char *group, const char *addr)
+{
+    if (s_is_member (self, group, addr))
+        return;     //  pg keeps one membership per process and group here
+    s_member (self, group, addr, self->node, true);
+    s_index (self, addr, 'g', group, true);
+    s_broadcast (self, "JOIN", group, addr, NULL, NULL);
+}
+
+void
+reg_leave (reg_t *self, const char *group, const char *addr)
+{
+    if (!s_is_member (self, group, addr))
+        return;
+    s_member (self, group, addr, self->node, false);
+    s_index (self, addr, 'g', group, false);
+    s_broadcast (self, "LEAVE", group, addr, NULL, NULL);
+}
+
+//  Everything `node` owns goes (its node is down, or it resets).
+static zlistx_t *
+s_strings (void)
+{
+    zlistx_t *list = zlistx_new ();
+    zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (list, (zlistx_duplicator_fn *) strdup);
+    return list;
+}
+
+static void
+s_purge (reg_t *self, const char *node)
+{
+    zlistx_t *doomed = s_strings ();
+    for (entry_t *entry = (entry_t *) zhashx_first (self->names); entry;
+         entry = (entry_t *) zhashx_next (self->names))
+        if (streq (entry->node, node))
+            zlistx_add_end (doomed, entry->name);
+    for (char *name = (char *) zlistx_first (doomed); name; name = (char *) zlistx_next (doomed))
+        zhashx_delete (self->names, name);
+    zlistx_purge (doomed);
+    zlistx_t *empty = s_strings ();
+    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
+         members = (zhashx_t *) zhashx_next (self->groups)) {
+        zlistx_purge (doomed);
+        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
+            const char *member = (const char *) zhashx_cursor (members);
+            const char *at = strchr (member, '@');
+            if (at && streq (at + 1, node))
+                zlistx_add_end (doomed, (void *) member);
+        }
+        for (char *member = (char *) zlistx_first (doomed); member;
+             member = (char *) zlistx_next (doomed))
+            zhashx_delete (members, member);
+        if (zhashx_size (members) == 0)
+            zlistx_add_end (empty, (void *) zhashx_cursor (self->groups));
+    }
+    for (char *group = (char *) zlistx_first (empty); group; group = (char *) zlistx_next (empty))
+        zhashx_delete (self->groups, group);
+    zlistx_destroy (&empty);
+    zlistx_destroy (&doomed);
+}
+
+//  Membership -----------------------------------------------------------------
+
+void
+reg_on_nodeup (reg_t *self, const char *node)
+{
+    rpeer_t *peer = (rpeer_t *) zhashx_lookup (self->peers, node);
+    if (!peer) {
+        peer = (rpeer_t *) zmalloc (sizeof (rpeer_t));
+        snprintf (peer->node, sizeof peer->node, "%s", node);
+        zhashx_insert (self->peers, node, peer);
+    }
+    //  Both sides do this: neither has to have seen the other go down.
+    s_queue (self, peer, "SYNC", NULL, NULL, NULL, NULL);
+    s_queue_snapshot (self, peer);
+}
+
+static void
+s_forget_peer (reg_t *self, const char *node)
+{
+    //  Claims no longer wait for a node that is gone.
+    zlistx_t *ready = zlistx_new ();
+    for (claim_t *claim = (claim_t *) zhashx_first (self->claims); claim;
+         claim = (claim_t *) zhashx_next (self->claims)) {
+        void *handle = zlistx_find (claim->waiting, (void *) node);
+        if (handle)
+            zlistx_delete (claim->waiting, handle);
+        if (zlistx_size (claim->waiting) == 0)
+            zlistx_add_end (ready, claim);
+    }
+    for (claim_t *claim = (claim_t *) zlistx_first (ready); claim;
+         claim = (claim_t *) zlistx_next (ready))
+        s_claim_check (self, claim);
+    zlistx_destroy (&ready);
+}
+
+void
+reg_on_nodedown (reg_t *self, const char *node)
+{
+    zhashx_delete (self->peers, node);
+    s_purge (self, node);
+    s_forget_peer (self, node);
+}
+
+void
+reg_on_down (reg_t *self, const char *addr)
+{
+    for (claim_t *claim = (claim_t *) zhashx_first (self->claims); claim;
+         claim = (claim_t *) zhashx_next (self->claims))
+        if (streq (claim->entry->addr, addr))
+            claim->dead = true;
+    zlistx_t *held = (zlistx_t *) zhashx_lookup (self->local, addr);
+    if (!held)
+        return;
+    held = zlistx_dup (held);
+    for (char *item = (char *) zlistx_first (held); item; item = (char *) zlistx_next (held)) {
+        if (*item == 'n')
+            reg_delete (self, item + 1);
+        else
+            reg_leave (self, item + 1, addr);
+    }
+    zlistx_destroy (&held);
+}
+
+//  Operations from other replicas -------------------------------------------
+
+static void
+s_on_claim (reg_t *self, rpeer_t *peer, const char *name, const char *addr, int64_t stamp,
+            const char *stamp_text)
+{
+    //  Consent unless the name is held, or we claim it first ourselves.
+    entry_t theirs = { .stamp = stamp };
+    snprintf (theirs.node, sizeof theirs.node, "%s", peer->node);
+    snprintf (theirs.addr, sizeof theirs.addr, "%.*s", OTP_NAME_MAX, addr);
+    entry_t *held = (entry_t *) zhashx_lookup (self->names, name);
+    claim_t *ours = (claim_t *) zhashx_lookup (self->claims, name);
+    bool consent = !held && !(ours && !ours->dead && s_wins (ours->entry, &theirs));
+    s_queue (self, peer, "ACK", name, addr, stamp_text, consent? "ok": "no");
+}
+
+static void
+s_on_ack (reg_t *self, rpeer_t *peer, const char *name, const char *addr, int64_t stamp,
+          bool consent)
+{
+    claim_t *claim = (claim_t *) zhashx_lookup (self->claims, name);
+    if (!claim || claim->entry->stamp != stamp || !streq (claim->entry->addr, addr))
+        return;     //  an answer to a claim that has ended
+    if (!consent) {
+        s_fail (self, claim, "name is registered elsewhere, or being registered");
+        zhashx_delete (self->claims, name);
+        return;
+    }
+    void *handle = zlistx_find (claim->waiting, peer->node);
+    if (handle)
+        zlistx_delete (claim->waiting, handle);
+    s_claim_check (self, claim);
+}
+
+static void
+s_apply (reg_t *self, rpeer_t *peer, int op, zmsg_t *msg)
+{
+    char a [OTP_ARG_MAX + 1], b [OTP_ARG_MAX + 1], c [OTP_ARG_MAX + 1], d [OTP_ARG_MAX + 1];
+    long stamp = 0;
+    int nargs = (int) zmsg_size (msg) - 1;
+    for (int i = 0; i < nargs; i++) {
+        char *buf = i == 0? a: i == 1? b: i == 2? c: d;
+        if (otp_msg_str (msg, i, buf, OTP_ARG_MAX + 1)) {
+            self->stats.bad_messages++;
+            return;
+        }
+    }
+    //  Names, addresses and stamps are checked before anything is applied.
+    const char *stamp_text = op == REG_OP_ADD? d: op == REG_OP_CLAIM || op == REG_OP_ACK? c: NULL;
+    if ((nargs >= 2 && (!otp_reg_name_valid (a) || !otp_name_valid (b)))
+    ||  (stamp_text && otp_parse_int (stamp_text, 0, LONG_MAX, &stamp))) {
+        self->stats.bad_messages++;
+        return;
+    }
+    self->stats.ops_in++;
+    switch (op) {
+        case REG_OP_SYNC:
+            peer->replica = true;
+            s_queue_snapshot (self, peer);
+            break;
+        case REG_OP_RESET:
+            peer->replica = true;
+            s_purge (self, peer->node);
+            break;
+        case REG_OP_ADD:
+            s_store (self, s_entry_new (a, peer->node, b, c, stamp));
+            break;
+        case REG_OP_DEL: {
+            entry_t *held = (entry_t *) zhashx_lookup (self->names, a);
+            if (held && streq (held->node, peer->node) && streq (held->addr, b))
+                zhashx_delete (self->names, a);
+            break;
+        }
+        case REG_OP_JOIN:
+            s_member (self, a, b, peer->node, true);
+            break;
+        case REG_OP_LEAVE:
+            s_member (self, a, b, peer->node, false);
+            break;
+        case REG_OP_CLAIM:
+            s_on_claim (self, peer, a, b, stamp, c);
+            break;
+        case REG_OP_ACK:
+            s_on_ack (self, peer, a, b, stamp, streq (d, "ok"));
+            break;
+    }
+}
+
+void
+reg_on_batch (reg_t *self, const char *node, zframe_t *payload)
+{
+    rpeer_t *peer = (rpeer_t *) zhashx_lookup (self->peers, node);
+    zmsg_t *batch = peer? zmsg_decode (payload): NULL;
+    if (!batch) {
+        //  Not from an up node, or not a frame list.
+        self->stats.bad_messages++;
+        return;
+    }
+    zmsg_t *op;
+    int index;
+    while ((index = otp_batch_pop (batch, otp_reg_ops, &op)) >= 0) {
+        s_apply (self, peer, index, op);
+        zmsg_destroy (&op);
+    }
+    if (index == -2) {
+        self->stats.bad_messages++;
+        otp_warn ("dropped the rest of a malformed batch from %s", node);
+    }
+    zmsg_destroy (&batch);
+}
+
+void
+reg_tick (reg_t *self)
+{
+    //  A replica that does not answer a claim in time is taken for gone:
+    //  an otp-reg that died on a node that lives. It counts again when it
+    //  says SYNC or RESET.
+    int64_t now = zclock_mono ();
+    zlistx_t *late = zlistx_new ();
+    for (claim_t *claim = (claim_t *) zhashx_first (self->claims); claim;
+         claim = (claim_t *) zhashx_next (self->claims))
+        if (now > claim->deadline)
+            zlistx_add_end (late, claim);
+    for (claim_t *claim = (claim_t *) zlistx_first (late); claim;
+         claim = (claim_t *) zlistx_next (late)) {
+        for (char *node = (char *) zlistx_first (claim->waiting); node;
+             node = (char *) zlistx_next (claim->waiting)) {
+            rpeer_t *peer = (rpeer_t *) zhashx_lookup (self->peers, node);
+            if (peer && peer->replica) {
+                otp_warn ("otp-reg on %s did not answer a claim within %d ms; not waiting for it",
+                          node, self->config->claim_timeout_ms);
+                peer->replica = false;
+                self->stats.timeouts++;
+            }
+        }
+        zlistx_purge (claim->waiting);
+        s_claim_check (self, claim);
+    }
+    zlistx_destroy (&late);
+}
+
+void
+reg_reply (reg_t *self, const otp_message_t *call, zmsg_t **values)
+{
+    zframe_t *payload = zmsg_encode (*values);
+    zmsg_destroy (values);
+    otp_client_reply (self->client, call, zframe_data (payload), zframe_size (payload));
+    zframe_destroy (&payload);
+}
