@@ -48,7 +48,7 @@ s_print_stream (ctl_t *ctl, zmsg_t *msg)
             printf ("%s %s%s%s\n", a, b, *c? " ": "", c);
     }
     else
-    if (streq (tag, "MSG") && zmsg_size (msg) == 4
+    if (streq (tag, "MSG") && zmsg_size (msg) >= 4
     &&  otp_msg_str (msg, 0, a, sizeof a) == 0) {
         zframe_t *payload = otp_msg_arg (msg, 2);
         char *text = zframe_strdup (payload);
@@ -114,10 +114,37 @@ s_stream (ctl_t *ctl, otp_client_t *client, const char *command, const char *arg
     }
 }
 
+void
+ctl_print_pairs (ctl_t *ctl, zmsg_t *pairs)
+{
+    char value [OTP_ARG_MAX + 1], key [OTP_ARG_MAX + 1];
+    int frames = (int) zmsg_size (pairs);
+    if (ctl->json)
+        printf ("{");
+    for (int i = 0; i + 1 < frames; i += 2)
+        if (otp_msg_str (pairs, i - 1, key, sizeof key) == 0
+        &&  otp_msg_str (pairs, i, value, sizeof value) == 0) {
+            if (ctl->json) {
+                long number;
+                printf ("%s", i? ",": "");
+                ctl_json_string (key);
+                printf (":");
+                if (otp_parse_int (value, 0, LONG_MAX, &number) == 0)
+                    printf ("%ld", number);
+                else
+                    ctl_json_string (value);
+            }
+            else
+                printf ("%-20s %s\n", key, value);
+        }
+    if (ctl->json)
+        printf ("}\n");
+}
+
 static void
 s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
 {
-    char value [OTP_ARG_MAX + 1], key [OTP_ARG_MAX + 1];
+    char value [OTP_ARG_MAX + 1];
     int frames = (int) zmsg_size (reply);
     if (streq (command, "nodes")) {
         if (ctl->json)
@@ -135,31 +162,11 @@ s_print (ctl_t *ctl, const char *command, zmsg_t *reply)
             printf ("]\n");
     }
     else
-    if (streq (command, "info")) {
-        if (ctl->json)
-            printf ("{");
-        for (int i = 0; i + 1 < frames; i += 2)
-            if (otp_msg_str (reply, i - 1, key, sizeof key) == 0
-            &&  otp_msg_str (reply, i, value, sizeof value) == 0) {
-                if (ctl->json) {
-                    long number;
-                    printf ("%s", i? ",": "");
-                    ctl_json_string (key);
-                    printf (":");
-                    if (otp_parse_int (value, 0, LONG_MAX, &number) == 0)
-                        printf ("%ld", number);
-                    else
-                        ctl_json_string (value);
-                }
-                else
-                    printf ("%-20s %s\n", key, value);
-            }
-        if (ctl->json)
-            printf ("}\n");
-    }
+    if (streq (command, "info"))
+        ctl_print_pairs (ctl, reply);
     else
     if (frames > 0 && otp_msg_str (reply, -1, value, sizeof value) == 0) {
-        //  ping, stop, send: one word
+        //  ping, stop: one word
         if (ctl->json) {
             printf ("{\"result\":");
             ctl_json_string (value);
@@ -184,21 +191,6 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
 {
     if (!ctl->node)
         otp_fatal ("which node? give -n NAME@HOST (or set OTP_NODE_NAME)");
-    //  NAME@NODE splits at the first '@': NODE is itself name@host.
-    char target [OTP_NAME_MAX + 1], name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
-    const char *target_node = NULL;
-    if (streq (command, "send")) {
-        const char *at = argc == 2? strchr (argv [0], '@'): NULL;
-        size_t len = at? (size_t) (at - argv [0]): 0;
-        if (!at || len == 0 || len > OTP_NAME_MAX
-        ||  otp_node_split (at + 1, name, sizeof name, host, sizeof host))
-            otp_fatal ("usage: otp-ctl -n NODE send NAME@NODE MESSAGE (NODE is name@host)");
-        memcpy (target, argv [0], len);
-        target [len] = 0;
-        if (!otp_name_valid (target))
-            otp_fatal ("'%s' is not a valid process name", target);
-        target_node = at + 1;
-    }
     if (streq (command, "listen") && (argc != 1 || !otp_name_valid (argv [0])))
         otp_fatal ("usage: otp-ctl -n NODE listen NAME");
     char error [OTP_NODE_MAX + OTP_ARG_MAX + 64];
@@ -216,19 +208,7 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
         return status;
     }
     else {
-        if (streq (command, "send")) {
-            //  The ping that follows proves the node has taken the message:
-            //  one connection keeps order.
-            otp_client_send (client, target, target_node, argv [1], strlen (argv [1]));
-            reply = otp_client_command (client, "ping", NULL, &ok);
-            if (reply && ok) {
-                zmsg_destroy (&reply);
-                reply = zmsg_new ();
-                zmsg_addstr (reply, "sent");
-            }
-        }
-        else
-            reply = otp_client_command (client, command, NULL, &ok);
+        reply = otp_client_command (client, command, NULL, &ok);
         if (reply && ok) {
             s_print (ctl, command, reply);
             status = 0;

@@ -123,8 +123,19 @@ ctl_registry (ctl_t *ctl, const char *command, int argc, char **argv)
     if (!client)
         ;
     else
-    if (streq (command, "whereis"))
-        status = s_whereis (ctl, client, argv [0], error, sizeof error) < 0? 1: 0;
+    if (streq (command, "whereis")) {
+        int rc = s_whereis (ctl, client, argv [0], error, sizeof error);
+        status = rc < 0? 1: rc;
+    }
+    else
+    if (streq (command, "registry")) {
+        zmsg_t *info = otp_reg_info (client, error, sizeof error);
+        if (info) {
+            ctl_print_pairs (ctl, info);
+            status = 0;
+        }
+        zmsg_destroy (&info);
+    }
     else
     if (streq (command, "call"))
         status = s_call (ctl, client, argv [0], argv [1], call_timeout, error, sizeof error)? 1: 0;

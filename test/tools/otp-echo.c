@@ -2,10 +2,13 @@
     attached to a node that answers every call with its payload (after an
     optional prefix and delay) and prints every plain message on stdout, one
     per line. It registers names and joins groups in the cluster registry
-    first, and says "ready" on stderr once it has.
+    first, sends what --send asks for, and says "ready" on stderr once it
+    has. A plain message "!join G", "!leave G", "!register N" or
+    "!unregister N" makes it do that (and print "done" or the error).
 
     usage: otp-echo -n NODE [--attach NAME] [--register NAME]... [--join GROUP]...
-                    [--prefix TEXT] [--delay MS] [--cookie C]                 */
+                    [--send ADDR@NODE=TEXT]... [--prefix TEXT] [--delay MS]
+                    [--cookie C]                                            */
 #include "otp.h"
 #include <getopt.h>
 
@@ -17,25 +20,27 @@ main (int argc, char *argv [])
     const char *node = otp_env ("OTP_NODE_NAME", NULL), *cookie_arg = otp_env ("OTP_COOKIE", NULL);
     const char *attach = NULL, *prefix = "";
     int delay_ms = 0;
-    zlistx_t *names = zlistx_new (), *groups = zlistx_new ();
+    zlistx_t *names = zlistx_new (), *groups = zlistx_new (), *sends = zlistx_new ();
     static const struct option longopts [] = {
         { "node", required_argument, NULL, 'n' },
         { "cookie", required_argument, NULL, 'c' },
         { "attach", required_argument, NULL, 'a' },
         { "register", required_argument, NULL, 'r' },
         { "join", required_argument, NULL, 'g' },
+        { "send", required_argument, NULL, 's' },
         { "prefix", required_argument, NULL, 'p' },
         { "delay", required_argument, NULL, 'D' },
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "n:c:a:r:g:p:D:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "n:c:a:r:g:s:p:D:", longopts, NULL)) != -1) {
         switch (opt) {
             case 'n': node = optarg; break;
             case 'c': cookie_arg = optarg; break;
             case 'a': attach = optarg; break;
             case 'r': zlistx_add_end (names, optarg); break;
             case 'g': zlistx_add_end (groups, optarg); break;
+            case 's': zlistx_add_end (sends, optarg); break;
             case 'p': prefix = optarg; break;
             case 'D': delay_ms = (int) otp_opt_int ("--delay", optarg, 0, 3600000); break;
             default: return 2;
@@ -61,6 +66,14 @@ main (int argc, char *argv [])
     for (char *group = (char *) zlistx_first (groups); group; group = (char *) zlistx_next (groups))
         if (otp_reg_join (client, group, error, sizeof error))
             otp_fatal ("cannot join %s: %s", group, error);
+    for (char *send = (char *) zlistx_first (sends); send; send = (char *) zlistx_next (sends)) {
+        //  ADDR@NODE=TEXT: the node is name@host, so split at the first '@'.
+        char *at = strchr (send, '@'), *eq = at? strchr (at, '='): NULL;
+        if (!eq)
+            otp_fatal ("--send takes ADDR@NODE=TEXT");
+        *at = *eq = 0;
+        otp_client_send (client, send, at + 1, eq + 1, strlen (eq + 1));
+    }
     fprintf (stderr, "ready %s@%s\n", otp_client_self (client), node);
     while (true) {
         otp_message_t *message = otp_client_receive (client, -1);
@@ -79,6 +92,22 @@ main (int argc, char *argv [])
         else {
             fwrite (zframe_data (message->payload), 1, zframe_size (message->payload), stdout);
             fputc ('\n', stdout);
+            char *text = zframe_strdup (message->payload);
+            int rc = 1;
+            if (strncmp (text, "!join ", 6) == 0)
+                rc = otp_reg_join (client, text + 6, error, sizeof error);
+            else
+            if (strncmp (text, "!leave ", 7) == 0)
+                rc = otp_reg_leave (client, text + 7, error, sizeof error);
+            else
+            if (strncmp (text, "!register ", 10) == 0)
+                rc = otp_reg_register (client, text + 10, "otp-echo", error, sizeof error);
+            else
+            if (strncmp (text, "!unregister ", 12) == 0)
+                rc = otp_reg_unregister (client, text + 12, error, sizeof error);
+            if (*text == '!')
+                printf ("%s\n", rc? error: "done");
+            free (text);
             fflush (stdout);
         }
         otp_message_destroy (&message);
