@@ -15,7 +15,8 @@ s_usage (FILE *out)
 "  nodes                NODE's connected peers, one per line, sorted\n"
 "  info                 name, uptime, peers, strategy, counters\n"
 "  stop                 stop NODE gracefully\n"
-"  monitor              print nodeup/nodedown events as they happen\n"
+"  monitor [--all]      print nodeup/nodedown events as they happen; with --all,\n"
+"                       also 'down NAME REASON' when a process here exits or detaches\n"
 "  send NAME MSG        send MSG to whoever holds the registered NAME, anywhere\n"
 "  send NAME@NODE MSG   send MSG to the process attached as NAME on NODE, through\n"
 "                       the node given by -n (Erlang's {Name, Node} ! Msg)\n"
@@ -25,6 +26,7 @@ s_usage (FILE *out)
 "  names                registered names, one per line\n"
 "  members GROUP        a group's members, ADDR@NODE, one per line\n"
 "  groups               groups with members, one per line\n"
+"  registry             the counters of the otp-reg beside NODE\n"
 "  listen NAME          attach to the node as NAME and print each message sent to it\n"
 "  rpc NODE [--] CMD ARGS  run CMD on NODE, streaming its output; its exit status\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
@@ -89,6 +91,8 @@ main (int argc, char *argv [])
     int nargs = argc - optind - 1;
     if (streq (command, "epmd"))
         return ctl_epmd (&ctl, nargs, args);
+    if (streq (command, "monitor") && nargs == 1 && streq (args [0], "--all"))
+        return ctl_node (&ctl, command, nargs, args);
     if (streq (command, "ping") || streq (command, "nodes") || streq (command, "info")
     ||  streq (command, "stop") || streq (command, "monitor")) {
         if (nargs > 0)
@@ -98,7 +102,8 @@ main (int argc, char *argv [])
     if (streq (command, "listen"))
         return ctl_node (&ctl, command, nargs, args);
     if (streq (command, "whereis") || streq (command, "names") || streq (command, "members")
-    ||  streq (command, "groups") || streq (command, "call") || streq (command, "send"))
+    ||  streq (command, "groups") || streq (command, "call") || streq (command, "send")
+    ||  streq (command, "registry"))
         return ctl_registry (&ctl, command, nargs, args);
     if (streq (command, "rpc")) return ctl_rpc (&ctl, nargs, args);
     otp_fatal ("unknown command '%s' (see --help)", command);

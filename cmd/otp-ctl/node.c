@@ -203,7 +203,7 @@ ctl_node (ctl_t *ctl, const char *command, int argc, char **argv)
     else
     if (streq (command, "monitor") || streq (command, "listen")) {
         status = s_stream (ctl, client, streq (command, "listen")? "attach": "monitor",
-                           argc? argv [0]: NULL);
+                           streq (command, "listen")? argv [0]: argc? "all": NULL);
         otp_client_destroy (&client);
         return status;
     }
