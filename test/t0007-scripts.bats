@@ -10,6 +10,11 @@ load helper
     [[ "$output" == *"cluster of 3 node(s) is up"* ]]
     for f in "$OTP_RUN_DIR"/n*.pid; do track "$(cat "$f")"; done
     full_mesh n1 n2 n3
+    # with a registry replica beside each node
+    [ "$(ls "$OTP_RUN_DIR"/n*.reg.pid | wc -l)" -eq 3 ]
+    otp-echo -n n1@127.0.0.1 --register hello > /dev/null 2> "$BATS_TEST_TMPDIR/echo.err" 3>&- &
+    track $!
+    wait_until 5 bash -c "otp-ctl -n n3@127.0.0.1 whereis hello | grep -qx n1@127.0.0.1"
     pids=$(cat "$OTP_RUN_DIR"/n*.pid)
     run "$BATS_TEST_DIRNAME/../scripts/stop-cluster"
     [ "$status" -eq 0 ]
