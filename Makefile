@@ -33,11 +33,12 @@ SELFTEST  := $(BUILD)/bin/otp-selftest
 PROBE     := $(BUILD)/bin/otp-probe
 SLOWDNS   := $(BUILD)/lib/libslowdns.so
 ECHO      := $(BUILD)/bin/otp-echo
+BENCH     := $(BUILD)/bin/otp-bench
 EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 
 .SECONDARY:
 .PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(SLOWDNS) $(EXAMPLE_BINS)
+all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -65,6 +66,11 @@ $(PROBE): $(BUILD)/test/tools/otp-probe.o $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(ECHO): $(BUILD)/test/tools/otp-echo.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BENCH): $(BUILD)/bench/otp-bench.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -354,6 +354,15 @@ otp_client_call (otp_client_t *self, const char *name, const char *node,
 }
 
 int
+otp_client_send_request (otp_client_t *self, const char *name, const char *node,
+                         const void *data, size_t size, const char *ref)
+{
+    if (!otp_client_self (self))
+        return -1;
+    return s_send (self, name, node, data, size, "call", ref);
+}
+
+int
 otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *data, size_t size)
 {
     char name [OTP_NAME_MAX + 1];

@@ -78,6 +78,12 @@ otp_message_t *otp_client_receive (otp_client_t *self, int timeout_ms);
 //  ("noproc"), or the connection is lost; the reason in otp_client_error.
 zframe_t *otp_client_call (otp_client_t *self, const char *name, const char *node,
                            const void *data, size_t size, int timeout_ms);
+//  Sends a call without waiting (gen_server:send_request): its reply comes
+//  to otp_client_receive as a message of kind "reply" (or "noproc") with
+//  `ref` (1..OTP_REF_MAX bytes, chosen by the caller; not digits only,
+//  which otp_client_call uses).
+int otp_client_send_request (otp_client_t *self, const char *name, const char *node,
+                             const void *data, size_t size, const char *ref);
 //  Answers a message whose kind is "call".
 int otp_client_reply (otp_client_t *self, const otp_message_t *call,
                       const void *data, size_t size);

@@ -22,6 +22,7 @@ typedef struct {
     bool exited;
     int status;
     bool orphan;                    //  the caller has gone
+    int64_t kill_at;                //  then: SIGKILL from this time on
 } job_t;
 
 struct _rpc_t {
@@ -61,11 +62,12 @@ rpc_destroy (rpc_t **self_p)
 {
     rpc_t *self = *self_p;
     if (self) {
-        //  A node that stops takes the commands it runs with it.
+        //  A node that stops takes the commands it runs with it. A job
+        //  still listed is not done: its leader runs, or something it
+        //  started (in its group, as a rule) holds its pipes.
         for (job_t *job = (job_t *) zlistx_first (self->jobs); job;
              job = (job_t *) zlistx_next (self->jobs))
-            if (!job->exited)
-                kill (-job->pid, SIGKILL);
+            kill (-job->pid, SIGKILL);
         zlistx_destroy (&self->jobs);
         free (self);
         *self_p = NULL;
@@ -174,8 +176,14 @@ rpc_spawn (rpc_t *self, zframe_t *routing_id, zmsg_t *msg)
     job->item [0] = (zmq_pollitem_t) { NULL, out [0], ZMQ_POLLIN, 0 };
     job->item [1] = (zmq_pollitem_t) { NULL, err [0], ZMQ_POLLIN, 0 };
     zlistx_add_end (self->jobs, job);
-    zloop_poller (self->node->loop, &job->item [0], s_on_output, job);
-    zloop_poller (self->node->loop, &job->item [1], s_on_output, job);
+    //  A pipe whose writer has gone polls as an error (POLLHUP), often with
+    //  the last bytes still in it: zloop must hand that to s_on_output, which
+    //  reads to end of file, rather than drop the poller after one chance
+    //  and leave the job waiting for an end that never comes.
+    for (int i = 0; i < 2; i++) {
+        zloop_poller (self->node->loop, &job->item [i], s_on_output, job);
+        zloop_poller_set_tolerant (self->node->loop, &job->item [i]);
+    }
     otp_info ("rpc: started pid %d", (int) pid);
     zmsg_addstr (reply, "ok");
     zmsg_addstrf (reply, "%d", (int) pid);
@@ -186,13 +194,16 @@ static int
 s_on_kill_timer (zloop_t *loop, int timer_id, void *arg)
 {
     rpc_t *self = (rpc_t *) arg;
+    int64_t now = zclock_mono ();
     for (job_t *job = (job_t *) zlistx_first (self->jobs); job;
          job = (job_t *) zlistx_next (self->jobs))
-        if (job->orphan && !job->exited)
+        if (job->orphan && now >= job->kill_at)
             kill (-job->pid, SIGKILL);
     return 0;
 }
 
+//  May run from a timer (client_reap): only signals here, no job is
+//  destroyed, since zloop may still hold a ready pollitem of its pipes.
 void
 rpc_client_gone (rpc_t *self, zframe_t *routing_id)
 {
@@ -200,12 +211,13 @@ rpc_client_gone (rpc_t *self, zframe_t *routing_id)
     for (job_t *job = (job_t *) zlistx_first (self->jobs); job;
          job = (job_t *) zlistx_next (self->jobs))
         if (!job->orphan && zframe_eq (job->routing_id, routing_id)) {
+            //  Even once the leader has exited, what it left running in its
+            //  group (a job still listed has its pipes open) goes too.
             job->orphan = true;
-            if (!job->exited) {
-                otp_info ("rpc: caller gone, stopping pid %d", (int) job->pid);
-                kill (-job->pid, SIGTERM);
-                any = true;
-            }
+            job->kill_at = zclock_mono () + RPC_KILL_MS;
+            otp_info ("rpc: caller gone, stopping process group %d", (int) job->pid);
+            kill (-job->pid, SIGTERM);
+            any = true;
         }
     if (any)
         zloop_timer (self->node->loop, RPC_KILL_MS, 1, s_on_kill_timer, self);

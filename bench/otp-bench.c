@@ -1,0 +1,231 @@
+/*  otp-bench - the registry and messaging figures of bench/run, measured
+    through the real daemons with the C API a user would use.
+
+    otp-bench -n NODE register COUNT OTHER_NODE...
+        registers COUNT unique names from one process on NODE, pipelined
+        (at most 1000 in flight); prints the time until NODE acknowledged
+        them all, and until every OTHER_NODE's replica holds them all.
+    otp-bench -n NODE call ADDR@NODE2 COUNT
+        COUNT calls, one after another; prints median and p99 round trip.
+    otp-bench -n NODE send ADDR@NODE2 COUNT
+        COUNT one-way messages to a `sink`, in windows of 5000 closed by a
+        call; prints messages per second and how many arrived.
+    otp-bench -n NODE sink NAME
+        attaches NAME; counts messages; answers a call with the count.    */
+#include "otp.h"
+#include <getopt.h>
+
+#define WINDOW 1000
+
+static int
+s_cmp (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y? -1: x > y;
+}
+
+static int64_t
+s_now_us (void)
+{
+    return zclock_usecs ();
+}
+
+static int64_t
+s_names_on (otp_client_t *client)
+{
+    char error [256];
+    zmsg_t *info = otp_reg_info (client, error, sizeof error);
+    int64_t names = -1;
+    char key [64], value [64];
+    for (int i = 0; info && i + 1 < (int) zmsg_size (info); i += 2)
+        if (otp_msg_str (info, i - 1, key, sizeof key) == 0 && streq (key, "names")
+        &&  otp_msg_str (info, i, value, sizeof value) == 0)
+            names = atoll (value);
+    zmsg_destroy (&info);
+    return names;
+}
+
+static int
+s_register (otp_client_t *client, long count, char **others, int nothers,
+            const char *cookie, int epmd_port)
+{
+    otp_client_t *peers [16];
+    char error [1024];
+    for (int i = 0; i < nothers && i < 16; i++) {
+        peers [i] = otp_client_new (others [i], cookie, epmd_port, 5000, error, sizeof error);
+        if (!peers [i])
+            otp_fatal ("%s", error);
+    }
+    int64_t start = s_now_us ();
+    long sent = 0, acked = 0, failed = 0;
+    while (acked + failed < count) {
+        while (sent < count && sent - acked - failed < WINDOW) {
+            char name [32], ref [32];
+            snprintf (name, sizeof name, "bench-%ld", sent);
+            snprintf (ref, sizeof ref, "r%ld", sent);
+            zmsg_t *request = zmsg_new ();
+            zmsg_addstr (request, "register");
+            zmsg_addstr (request, name);
+            zmsg_addstr (request, "");
+            zframe_t *payload = zmsg_encode (request);
+            zmsg_destroy (&request);
+            if (otp_client_send_request (client, OTP_REG_PROCESS, otp_client_node (client),
+                                         zframe_data (payload), zframe_size (payload), ref))
+                otp_fatal ("%s", otp_client_error (client));
+            zframe_destroy (&payload);
+            sent++;
+        }
+        otp_message_t *reply = otp_client_receive (client, 10000);
+        if (!reply)
+            otp_fatal ("registration stalled: %s", otp_client_error (client));
+        zmsg_t *values = zmsg_decode (reply->payload);
+        char *status = values? zmsg_popstr (values): NULL;
+        if (status && streq (status, "ok"))
+            acked++;
+        else
+            failed++;
+        free (status);
+        zmsg_destroy (&values);
+        otp_message_destroy (&reply);
+    }
+    int64_t local = s_now_us () - start;
+    //  Visible everywhere: every other replica counts them all.
+    int64_t everywhere = -1;
+    while (s_now_us () - start < 60 * 1000000LL) {
+        bool all = true;
+        for (int i = 0; i < nothers && all; i++)
+            all = s_names_on (peers [i]) >= count;
+        if (all) {
+            everywhere = s_now_us () - start;
+            break;
+        }
+        zclock_sleep (5);
+    }
+    printf ("registered %ld names (%ld refused): acknowledged in %.0f ms (%.0f /s); "
+            "on every replica in %.0f ms\n", acked, failed, local / 1000.0,
+            acked / (local / 1e6), everywhere / 1000.0);
+    for (int i = 0; i < nothers && i < 16; i++)
+        otp_client_destroy (&peers [i]);
+    return failed? 1: 0;
+}
+
+static void
+s_split (const char *target, char *addr, char *node)
+{
+    const char *at = strchr (target, '@');
+    if (!at || at - target > OTP_NAME_MAX)
+        otp_fatal ("'%s' is not ADDR@NODE", target);
+    snprintf (addr, OTP_NAME_MAX + 1, "%.*s", (int) (at - target), target);
+    snprintf (node, OTP_NODE_MAX + 1, "%s", at + 1);
+}
+
+static int
+s_call (otp_client_t *client, const char *target, long count)
+{
+    char addr [OTP_NAME_MAX + 1], node [OTP_NODE_MAX + 1];
+    s_split (target, addr, node);
+    int64_t *rtt = (int64_t *) malloc ((size_t) count * sizeof (int64_t));
+    for (long i = 0; i < count; i++) {
+        int64_t start = s_now_us ();
+        zframe_t *reply = otp_client_call (client, addr, node, "ping", 4, 5000);
+        if (!reply)
+            otp_fatal ("call %ld: %s", i, otp_client_error (client));
+        rtt [i] = s_now_us () - start;
+        zframe_destroy (&reply);
+    }
+    qsort (rtt, (size_t) count, sizeof (int64_t), s_cmp);
+    printf ("%ld calls: median %" PRId64 " us, p99 %" PRId64 " us\n", count,
+            rtt [count / 2], rtt [(count * 99) / 100]);
+    free (rtt);
+    return 0;
+}
+
+static int
+s_send (otp_client_t *client, const char *target, long count)
+{
+    char addr [OTP_NAME_MAX + 1], node [OTP_NODE_MAX + 1];
+    s_split (target, addr, node);
+    int64_t start = s_now_us ();
+    long received = 0;
+    for (long sent = 0; sent < count; ) {
+        for (long i = 0; i < 5000 && sent < count; i++, sent++)
+            if (otp_client_send (client, addr, node, "0123456789abcdef", 16))
+                otp_fatal ("%s", otp_client_error (client));
+        //  One connection and one path keep order: the count comes back
+        //  after every message sent before it has arrived.
+        zframe_t *reply = otp_client_call (client, addr, node, "count", 5, 10000);
+        if (!reply)
+            otp_fatal ("%s", otp_client_error (client));
+        char *text = zframe_strdup (reply);
+        received = atol (text);
+        free (text);
+        zframe_destroy (&reply);
+    }
+    int64_t elapsed = s_now_us () - start;
+    printf ("%ld messages sent, %ld arrived, in %.0f ms: %.0f /s\n", count, received,
+            elapsed / 1000.0, received / (elapsed / 1e6));
+    return 0;
+}
+
+static int
+s_sink (otp_client_t *client, const char *name)
+{
+    if (otp_client_attach (client, name))
+        otp_fatal ("%s", otp_client_error (client));
+    fprintf (stderr, "ready\n");
+    long count = 0;
+    while (true) {
+        otp_message_t *message = otp_client_receive (client, -1);
+        if (!message)
+            otp_fatal ("%s", otp_client_error (client));
+        if (streq (message->kind, "call")) {
+            char text [32];
+            snprintf (text, sizeof text, "%ld", count);
+            otp_client_reply (client, message, text, strlen (text));
+        }
+        else
+            count++;
+        otp_message_destroy (&message);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    otp_log_init (argv [0]);
+    otp_signal_cli ();
+    const char *node = otp_env ("OTP_NODE_NAME", NULL);
+    int opt;
+    while ((opt = getopt (argc, argv, "+n:")) != -1)
+        if (opt == 'n')
+            node = optarg;
+    if (!node || optind + 2 > argc)
+        otp_fatal ("usage: otp-bench -n NODE register COUNT NODE... | call ADDR@NODE COUNT | "
+                   "send ADDR@NODE COUNT | sink NAME");
+    char cookie [OTP_COOKIE_MAX + 1], error [1024];
+    if (otp_cookie_load (otp_env ("OTP_COOKIE", NULL), otp_env ("OTP_COOKIE_FILE", NULL),
+                         cookie, sizeof cookie, error, sizeof error))
+        otp_fatal ("%s", error);
+    int epmd_port = (int) otp_opt_int ("OTP_EPMD_PORT", otp_env ("OTP_EPMD_PORT", "4369"), 1, 65535);
+    otp_client_t *client = otp_client_new (node, cookie, epmd_port, 10000, error, sizeof error);
+    if (!client)
+        otp_fatal ("%s", error);
+    const char *mode = argv [optind];
+    int status;
+    if (streq (mode, "register"))
+        status = s_register (client, otp_opt_int ("COUNT", argv [optind + 1], 1, 10000000),
+                             argv + optind + 2, argc - optind - 2, cookie, epmd_port);
+    else
+    if (streq (mode, "call") && optind + 3 <= argc)
+        status = s_call (client, argv [optind + 1], otp_opt_int ("COUNT", argv [optind + 2], 1, 10000000));
+    else
+    if (streq (mode, "send") && optind + 3 <= argc)
+        status = s_send (client, argv [optind + 1], otp_opt_int ("COUNT", argv [optind + 2], 1, 100000000));
+    else
+    if (streq (mode, "sink"))
+        status = s_sink (client, argv [optind + 1]);
+    else
+        otp_fatal ("unknown mode '%s'", mode);
+    otp_client_destroy (&client);
+    return status;
+}
