@@ -57,8 +57,13 @@ listen () {     # NODE NAME FILE: attach NAME on NODE, printing to FILE
     [ "$status" -eq 0 ]
     run otp-ctl -n a@127.0.0.1 --json info
     [[ "$output" =~ \"dropped\":2 ]]
+    # Without '@' it is a registered name, which needs otp-reg on the node.
     run otp-ctl -n a@127.0.0.1 send not-a-target "x"
-    [ "$status" -ne 0 ]; [[ "$output" == *"usage: otp-ctl -n NODE send NAME@NODE MESSAGE"* ]]
+    [ "$status" -ne 0 ]
+    [ "$output" = "otp-ctl: no otp-reg runs on a@127.0.0.1" ]
+    run otp-ctl -n a@127.0.0.1 send "x@not a node" "x"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"is neither a registered name nor NAME@NODE"* ]]
 }
 
 @test "a listener exits when its node goes away" {
