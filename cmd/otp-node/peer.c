@@ -23,6 +23,7 @@ struct _peer_t {
     otp_monitor_t *monitor;
     bool handshaken;                //  our DEALER completed CURVE
     bool hello_in;                  //  its HELLO reached us
+    bool dialled_back;              //  we dialled because its HELLO asked us to
     bool up;
     bool dead;                      //  dropped; freed at the next tick
     int64_t created, last_in, last_out;
@@ -116,7 +117,7 @@ s_send (node_t *node, peer_t *peer, zmsg_t **msg)
 }
 
 static peer_t *
-s_dial (node_t *node, const char *name, const char *host, int port)
+s_dial (node_t *node, const char *name, const char *host, int port, const char *mode)
 {
     //  Numeric addresses only reach libzmq (see dns.c).
     const char *address = dns_address (node->dns, host);
@@ -154,9 +155,29 @@ s_dial (node_t *node, const char *name, const char *host, int port)
     zmsg_addstr (hello, node->instance);
     zmsg_addstr (hello, node->host);
     zmsg_addstrf (hello, "%d", node->port);
+    zmsg_addstr (hello, mode);
+    peer->dialled_back = streq (mode, "back");
     s_send (node, peer, &hello);
     otp_debug ("dialling %s at %s:%d", name, host, port);
     return peer;
+}
+
+//  Our HELLO once more, on the connection we have: the peer dialled us
+//  afresh, so its new record has not seen the one we sent when we dialled
+//  (it dropped us and came back, or our HELLO reached it before it could
+//  resolve our host).
+static void
+s_hello_again (node_t *node, peer_t *peer)
+{
+    zmsg_t *hello = zmsg_new ();
+    zmsg_addstr (hello, "HELLO");
+    zmsg_addstr (hello, OTP_PROTO_VERSION);
+    zmsg_addstr (hello, node->name);
+    zmsg_addstr (hello, node->instance);
+    zmsg_addstr (hello, node->host);
+    zmsg_addstrf (hello, "%d", node->port);
+    zmsg_addstr (hello, "again");
+    s_send (node, peer, &hello);
 }
 
 void
@@ -167,7 +188,7 @@ peer_connect (node_t *node, const char *name, const char *host, int port)
     //  A node that left unregistered first, so a strategy finding it again
     //  has found a new instance: forget the old one's goodbye.
     zhashx_delete (node->left, name);
-    s_dial (node, name, host, port);
+    s_dial (node, name, host, port, "dial");
 }
 
 static int
@@ -208,14 +229,16 @@ static void
 s_on_hello (node_t *node, const char *from, zmsg_t *msg)
 {
     char version [8], name [OTP_NODE_MAX + 1], instance [33], host [OTP_HOST_MAX + 1];
-    char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1];
+    char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1], mode [8] = "dial";
     long port;
     if (otp_msg_str (msg, 0, version, sizeof version) || !streq (version, OTP_PROTO_VERSION)
     ||  otp_msg_str (msg, 1, name, sizeof name) || !streq (name, from)
     ||  otp_node_split (name, short_name, sizeof short_name, name_host, sizeof name_host)
     ||  otp_msg_str (msg, 2, instance, sizeof instance) || !*instance
     ||  otp_msg_str (msg, 3, host, sizeof host) || !otp_host_valid (host)
-    ||  otp_msg_int (msg, 4, 1, 65535, &port)) {
+    ||  otp_msg_int (msg, 4, 1, 65535, &port)
+    ||  (zmsg_size (msg) > 6 && (otp_msg_str (msg, 5, mode, sizeof mode)
+                              || !(streq (mode, "dial") || streq (mode, "back") || streq (mode, "again"))))) {
         node->stats.bad_messages++;
         otp_warn ("ignored a malformed HELLO from %s", from);
         return;
@@ -229,16 +252,22 @@ s_on_hello (node_t *node, const char *from, zmsg_t *msg)
         zhashx_delete (node->left, name);   //  a new instance of it
     }
     peer_t *peer = (peer_t *) zhashx_lookup (node->peers, name);
-    if (peer && (peer->hello_in || (*peer->instance && !streq (peer->instance, instance)))) {
+    bool restarted = peer && *peer->instance && !streq (peer->instance, instance);
+    if (peer && peer->hello_in && streq (mode, "again") && !restarted)
+        return;         //  we had it already: nothing new
+    bool again = peer && !peer->hello_in && !peer->dialled_back && streq (mode, "dial");
+    if (peer && (peer->hello_in || restarted)) {
         //  It dialled again, or it restarted: start both sides afresh.
         s_drop (node, peer, *peer->instance && !streq (peer->instance, instance)?
                 "restarted": "reconnected");
         peer = NULL;
     }
     if (!peer)
-        peer = s_dial (node, name, host, (int) port);
+        peer = s_dial (node, name, host, (int) port, "back");
     if (!peer)
         return;
+    if (again)
+        s_hello_again (node, peer);
     snprintf (peer->instance, sizeof peer->instance, "%s", instance);
     peer->hello_in = true;
     peer->last_in = zclock_mono ();
