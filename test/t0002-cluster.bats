@@ -113,3 +113,19 @@ load helper
     start_node b --strategy epmd --nodes "b@127.0.0.1" --poll 100
     wait_until 5 full_mesh a b
 }
+
+@test "nodes named by host name rather than address form a mesh that stays up" {
+    start_epmd
+    for n in a b c; do
+        otp-node -d --name "$n@localhost" --no-epmd 2>> "$BATS_TEST_TMPDIR/$n.log" 3>&- &
+        track $!
+    done
+    for n in a b c; do
+        wait_until 10 bash -c "[ \"\$(otp-ctl -n $n@localhost nodes | wc -l)\" = 2 ]"
+    done
+    # Several heartbeat time-outs later, nobody has gone down and come back.
+    sleep 3
+    run cat "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log" "$BATS_TEST_TMPDIR/c.log"
+    [[ "$output" != *nodedown* ]]
+    [ "$(otp-ctl -n b@localhost nodes | wc -l)" = 2 ]
+}
