@@ -115,17 +115,21 @@ static zmsg_t *
 s_recv (otp_client_t *self, int64_t deadline)
 {
     while (true) {
+        //  One look even when the time is up: a message already there is
+        //  returned, not reported as a time-out.
         int64_t left = deadline - zclock_mono ();
-        if (left <= 0) {
-            snprintf (self->error, sizeof self->error, "%s did not answer within %d ms",
-                      self->node, self->timeout_ms);
-            return NULL;
-        }
-        void *which = zpoller_wait (self->poller, (int) left);
+        int wait = left <= 0? 0: left > INT_MAX? -1: (int) left;
+        void *which = zpoller_wait (self->poller, wait);
         if (which == self->dealer)
             return zmsg_recv (self->dealer);
-        if (which != otp_monitor_socket (self->monitor))
+        if (which != otp_monitor_socket (self->monitor)) {
+            if (zpoller_terminated (self->poller) || zclock_mono () >= deadline) {
+                snprintf (self->error, sizeof self->error, "%s did not answer within %d ms",
+                          self->node, self->timeout_ms);
+                return NULL;
+            }
             continue;
+        }
         int event = otp_monitor_read (self->monitor, NULL);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             self->handshaken = true;
@@ -146,6 +150,12 @@ const char *
 otp_client_node (otp_client_t *self)
 {
     return self->node;
+}
+
+int
+otp_client_timeout (otp_client_t *self)
+{
+    return self->timeout_ms;
 }
 
 int

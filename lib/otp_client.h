@@ -40,6 +40,8 @@ void otp_client_destroy (otp_client_t **self_p);
 const char *otp_client_error (otp_client_t *self);
 //  The node we are connected to.
 const char *otp_client_node (otp_client_t *self);
+//  The time-out given to otp_client_new, in ms.
+int otp_client_timeout (otp_client_t *self);
 
 //  Sends a request (REQ id command [arg]); returns its id, or -1.
 int otp_client_request (otp_client_t *self, const char *command, const char *arg);

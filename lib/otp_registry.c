@@ -79,7 +79,8 @@ s_request (otp_client_t *client, zmsg_t **request, char *error, size_t error_siz
     zframe_t *payload = zmsg_encode (*request);
     zmsg_destroy (request);
     zframe_t *answer = otp_client_call (client, OTP_REG_PROCESS, otp_client_node (client),
-                                        zframe_data (payload), zframe_size (payload), 10000);
+                                        zframe_data (payload), zframe_size (payload),
+                                        otp_client_timeout (client));
     zframe_destroy (&payload);
     if (!answer) {
         if (strstr (otp_client_error (client), "no process"))
