@@ -78,7 +78,7 @@ s_register (otp_client_t *client, long count, char **others, int nothers,
         otp_message_t *reply = otp_client_receive (client, 10000);
         if (!reply)
             otp_fatal ("registration stalled: %s", otp_client_error (client));
-        zmsg_t *values = zmsg_decode (reply->payload);
+        zmsg_t *values = otp_payload_decode (reply->payload);
         char *status = values? zmsg_popstr (values): NULL;
         if (status && streq (status, "ok"))
             acked++;

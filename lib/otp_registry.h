@@ -47,6 +47,11 @@ enum {
 };
 extern const otp_cmd_t otp_reg_ops [REG_OP_COUNT + 1];
 
+//  Reads a payload made by zmsg_encode; NULL if it is not a frame list.
+//  (CZMQ 4.2.1's zmsg_decode trusts the lengths inside: never give it
+//  bytes from the network.)
+zmsg_t *otp_payload_decode (zframe_t *payload);
+
 //  Pops the next request or operation off `batch` as its own message
 //  (command frame, then arguments) into `*op`. Returns its index in
 //  `table`, -1 when the batch is empty, -2 (with `*op` NULL) when it is

@@ -197,6 +197,9 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     [[ "$output" == *"malformed request"* ]]
     run otp-ctl -n a@127.0.0.1 call otp-reg@a@127.0.0.1 $'\x08register\x01x'
     [[ "$output" == *"malformed request"* ]]
+    # A frame length past the end (this crashed CZMQ's own decoder).
+    run otp-ctl -n a@127.0.0.1 call otp-reg@a@127.0.0.1 $'\xff\xff\xff\xff\xff'
+    [[ "$output" == *"malformed request"* ]]
     # A replica's batch from a process that is not a replica; then, from
     # one that claims to be b's: a truncated batch, a DEL of a name b does
     # not own, and bytes that are no frame list.

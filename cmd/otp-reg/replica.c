@@ -608,7 +608,7 @@ void
 reg_on_batch (reg_t *self, const char *node, zframe_t *payload)
 {
     rpeer_t *peer = (rpeer_t *) zhashx_lookup (self->peers, node);
-    zmsg_t *batch = peer? zmsg_decode (payload): NULL;
+    zmsg_t *batch = peer? otp_payload_decode (payload): NULL;
     if (!batch) {
         //  Not from an up node, or not a frame list.
         self->stats.bad_messages++;

@@ -70,7 +70,7 @@ reg_on_request (reg_t *self, otp_message_t **call_p)
 {
     otp_message_t *call = *call_p;
     self->stats.requests++;
-    zmsg_t *request = zmsg_decode (call->payload), *op = NULL;
+    zmsg_t *request = otp_payload_decode (call->payload), *op = NULL;
     int index = request? otp_batch_pop (request, otp_reg_requests, &op): -2;
     char arg [OTP_ARG_MAX + 1] = "", meta [OTP_ARG_MAX + 1] = "", addr [OTP_NAME_MAX + 1] = "";
     //  The caller's address, if it is a process of this node.

@@ -35,7 +35,29 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 otp_node_split (text, name, sizeof name, host, sizeof host);
             }
         }
+        char kind [8];
+        otp_msg_kind (msg, 3, kind, sizeof kind);
+        otp_msg_kind (msg, 4, kind, sizeof kind);
     }
     zmsg_destroy (&msg);
+
+    const otp_cmd_t *payload_tables [] = { otp_reg_requests, otp_reg_ops };
+    for (int t = 0; t < 2; t++) {
+        zframe_t *payload = zframe_new (data, size);
+        zmsg_t *batch = otp_payload_decode (payload);
+        zframe_destroy (&payload);
+        if (!batch)
+            break;
+        zmsg_t *op;
+        while (otp_batch_pop (batch, payload_tables [t], &op) >= 0) {
+            for (int arg = 0; arg + 1 < (int) zmsg_size (op); arg++)
+                if (otp_msg_str (op, arg, text, sizeof text) == 0) {
+                    otp_reg_name_valid (text);
+                    otp_parse_int (text, 0, LONG_MAX, &value);
+                }
+            zmsg_destroy (&op);
+        }
+        zmsg_destroy (&batch);
+    }
     return 0;
 }
