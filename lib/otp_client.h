@@ -5,7 +5,7 @@
     take part as a named process.
 
     A process has an address on its node: the first name it attached, or,
-    once it calls or registers, an anonymous `_<32 hex digits>` (Erlang's
+    once it calls or registers, an anonymous `_` and a UUID (Erlang's
     pid). Messages that arrive while it waits for a reply are kept in its
     mailbox, in order, for the next otp_client_receive.                     */
 #ifndef OTP_CLIENT_H

@@ -8,7 +8,7 @@ const otp_cmd_t otp_reg_requests [REG_REQUEST_COUNT + 1] = {
     [REG_NAMES]      = { "names",      1, 1, -1 },
     [REG_JOIN]       = { "join",       1, 1, -1 },
     [REG_LEAVE]      = { "leave",      1, 1, -1 },
-    [REG_MEMBERS]    = { "members",    1, 1, -1 },
+    [REG_MEMBERS]    = { "members",    2, 2, -1 },
     [REG_GROUPS]     = { "groups",     1, 1, -1 },
     [REG_INFO]       = { "info",       0, 0, -1 },
     [REG_REQUEST_COUNT] = { NULL, 0, 0, -1 }
@@ -23,6 +23,9 @@ const otp_cmd_t otp_reg_ops [REG_OP_COUNT + 1] = {
     [REG_OP_LEAVE] = { "LEAVE", 2, 2, -1 },
     [REG_OP_CLAIM] = { "CLAIM", 3, 3, -1 },
     [REG_OP_ACK]   = { "ACK",   4, 4, -1 },
+    [REG_OP_RECOVER]  = { "RECOVER",  0, 0, -1 },
+    [REG_OP_YOURS]    = { "YOURS",    4, 4, -1 },
+    [REG_OP_YOURJOIN] = { "YOURJOIN", 2, 2, -1 },
     [REG_OP_COUNT] = { NULL, 0, 0, -1 }
 };
 
@@ -210,15 +213,16 @@ otp_reg_whereis (otp_client_t *client, const char *name, char *node, char *addr,
     return found;
 }
 
-//  All pages of `names` or `groups`.
+//  All pages of `names`, `groups` or `members GROUP`.
 static zlistx_t *
-s_paged (otp_client_t *client, const char *command, char *error, size_t error_size)
+s_paged (otp_client_t *client, const char *command, const char *group,
+         char *error, size_t error_size)
 {
     zlistx_t *list = zlistx_new ();
     zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
     char after [OTP_REG_NAME_MAX + 1] = "";
     while (true) {
-        zmsg_t *request = s_new (command, after, NULL);
+        zmsg_t *request = group? s_new (command, group, after): s_new (command, after, NULL);
         zmsg_t *reply = s_request (client, &request, error, error_size);
         if (!reply) {
             zlistx_destroy (&list);
@@ -239,29 +243,19 @@ s_paged (otp_client_t *client, const char *command, char *error, size_t error_si
 zlistx_t *
 otp_reg_names (otp_client_t *client, char *error, size_t error_size)
 {
-    return s_paged (client, "names", error, error_size);
+    return s_paged (client, "names", NULL, error, error_size);
 }
 
 zlistx_t *
 otp_reg_groups (otp_client_t *client, char *error, size_t error_size)
 {
-    return s_paged (client, "groups", error, error_size);
+    return s_paged (client, "groups", NULL, error, error_size);
 }
 
 zlistx_t *
 otp_reg_members (otp_client_t *client, const char *group, char *error, size_t error_size)
 {
-    zmsg_t *request = s_new ("members", group, NULL);
-    zmsg_t *reply = s_request (client, &request, error, error_size);
-    if (!reply)
-        return NULL;
-    zlistx_t *list = zlistx_new ();
-    zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-    char *item;
-    while ((item = zmsg_popstr (reply)))
-        zlistx_add_end (list, item);
-    zmsg_destroy (&reply);
-    return list;
+    return s_paged (client, "members", group, error, error_size);
 }
 
 zmsg_t *

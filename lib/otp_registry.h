@@ -14,7 +14,7 @@
 
 #define OTP_REG_PROCESS "otp-reg"   //  otp-reg's address on every node
 #define OTP_REG_NAME_MAX 255
-#define OTP_REG_PAGE 4096           //  names or groups per `names`/`groups` reply
+#define OTP_REG_PAGE 1024           //  names, groups or members per reply: under 1 MiB
 
 //  Requests, a process -> its node's otp-reg (a call). The reply payload is
 //  a frame list: "ok" and values, or "error" and a reason.
@@ -25,7 +25,7 @@ enum {
     REG_NAMES,          //  after -> up to OTP_REG_PAGE names > after, sorted
     REG_JOIN,           //  group: the caller joins it
     REG_LEAVE,          //  group
-    REG_MEMBERS,        //  group -> ADDR@NODE..., sorted
+    REG_MEMBERS,        //  group, after -> up to OTP_REG_PAGE ADDR@NODE > after, sorted
     REG_GROUPS,         //  after -> up to OTP_REG_PAGE groups > after, sorted
     REG_INFO,           //  -> key, value...
     REG_REQUEST_COUNT
@@ -43,6 +43,9 @@ enum {
     REG_OP_LEAVE,       //  group, address
     REG_OP_CLAIM,       //  name, address, stamp: may I register it?
     REG_OP_ACK,         //  name, address, stamp, "ok" | "no"
+    REG_OP_RECOVER,     //  (none): I restarted; send me your state, and what you hold of mine
+    REG_OP_YOURS,       //  name, address, metadata, stamp: I hold this as yours
+    REG_OP_YOURJOIN,    //  group, address: I hold this membership as yours
     REG_OP_COUNT
 };
 extern const otp_cmd_t otp_reg_ops [REG_OP_COUNT + 1];

@@ -182,6 +182,26 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     wait_until 5 holds b svc a@127.0.0.1
 }
 
+@test "a restarted otp-reg takes back its node's live names, and drops those whose process died meanwhile" {
+    cluster a b
+    echo_on a live --register live --join grp
+    live=$ECHO_PID
+    echo_on a doomed --register doomed
+    doomed=$ECHO_PID
+    wait_until 5 holds b doomed a@127.0.0.1
+    kill -9 "$(reg_pid_of a)"
+    kill -9 "$doomed"
+    start_reg a
+    wait_until 5 holds a live a@127.0.0.1
+    wait_until 5 nobody_holds doomed a b
+    holds b live a@127.0.0.1
+    [ "$(members b grp)" = "a@127.0.0.1 " ]
+    # It owns them again: the holder's exit now removes them everywhere.
+    kill -9 "$live"
+    wait_until 5 nobody_holds live a b
+    wait_until 5 test -z "$(members b grp)"
+}
+
 @test "otp-reg refuses bad input with an error and keeps its state" {
     cluster a b
     echo_on a svc --register svc

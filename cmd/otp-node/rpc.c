@@ -153,15 +153,16 @@ rpc_spawn (rpc_t *self, zframe_t *routing_id, zmsg_t *msg)
     for (int i = 0; i < nargs; i++)
         free (argv [i]);
     free (argv);
+    //  The write ends are the child's now; closed once, here.
     if (out [1] >= 0)
         close (out [1]);
     if (err [1] >= 0)
         close (err [1]);
     if (pid < 0) {
-        for (int i = 0; i < 2; i++) {
-            if (out [i] >= 0) close (out [i]);
-            if (err [i] >= 0) close (err [i]);
-        }
+        if (out [0] >= 0)
+            close (out [0]);
+        if (err [0] >= 0)
+            close (err [0]);
         otp_warn ("rpc: %s", error);
         zmsg_addstr (reply, "error");
         zmsg_addstr (reply, error);

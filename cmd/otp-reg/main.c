@@ -102,12 +102,24 @@ s_run (const reg_config_t *config, int sigfd)
                    reply? "it refused 'monitor all'": otp_client_error (client));
     reg_t *reg = reg_new (config, client);
     otp_info ("serving %s", config->node);
-    //  The nodes up before we came: as if they had just come up.
+    //  The nodes up before we came: their replicas may hold entries of
+    //  ours from before a restart; those whose process still lives here are
+    //  taken back. `down` events already flow, so none is missed between.
+    zmsg_t *procs = otp_client_command (client, "processes", NULL, &ok);
+    if (!procs || !ok)
+        otp_fatal ("%s does not list its processes", config->node);
+    zlistx_t *alive = zlistx_new ();
+    zlistx_set_destructor (alive, (zlistx_destructor_fn *) zstr_free);
+    char *name;
+    while ((name = zmsg_popstr (procs)))
+        zlistx_add_end (alive, name);
+    zmsg_destroy (&procs);
     char *peer;
     while ((peer = zmsg_popstr (reply))) {
-        reg_on_nodeup (reg, peer);
+        reg_recover (reg, peer, alive);
         free (peer);
     }
+    zlistx_destroy (&alive);
     zmsg_destroy (&reply);
     reg_flush (reg);
 

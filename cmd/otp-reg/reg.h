@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     char node [OTP_NODE_MAX + 1];
     bool replica;                   //  an otp-reg has answered from there
+    bool slow;                      //  it let a claim time out; heard nothing since
     zmsg_t *out;                    //  operations not yet sent
     size_t out_bytes;
 } rpeer_t;
@@ -51,6 +52,7 @@ typedef struct {
     zhashx_t *claims;               //  name -> claim_t
     zhashx_t *peers;                //  node name -> rpeer_t, for every up node
     int64_t last_stamp;
+    zhashx_t *alive;                //  while recovering: our node's attached names
     struct {
         uint64_t registrations, unregistrations, conflicts, ops_in, ops_out;
         uint64_t requests, bad_messages, timeouts;
@@ -61,6 +63,10 @@ typedef struct {
 reg_t *reg_new (const reg_config_t *config, otp_client_t *client);
 void reg_destroy (reg_t **self_p);
 void reg_on_nodeup (reg_t *self, const char *node);
+//  At start: asks `node`'s replica for its state and for what it holds of
+//  ours; entries of ours whose address is in `alive` (attached on our node
+//  now) are taken back, the others deleted everywhere.
+void reg_recover (reg_t *self, const char *node, zlistx_t *alive);
 void reg_on_nodedown (reg_t *self, const char *node);
 //  A process of ours exited or detached its address.
 void reg_on_down (reg_t *self, const char *addr);

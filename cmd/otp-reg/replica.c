@@ -107,6 +107,7 @@ reg_destroy (reg_t **self_p)
 {
     reg_t *self = *self_p;
     if (self) {
+        zhashx_destroy (&self->alive);
         zhashx_destroy (&self->peers);
         zhashx_destroy (&self->claims);
         zhashx_destroy (&self->local);
@@ -157,15 +158,16 @@ s_queue (reg_t *self, rpeer_t *peer, const char *op, const char *a, const char *
         s_flush_peer (self, peer);
 }
 
-//  To every replica we know of.
+//  To every up node, replica known or not: one whose replica has not
+//  answered yet may have one that is about to, and must not miss what we
+//  change meanwhile. A node without otp-reg drops it.
 static void
 s_broadcast (reg_t *self, const char *op, const char *a, const char *b, const char *c,
              const char *d)
 {
     for (rpeer_t *peer = (rpeer_t *) zhashx_first (self->peers); peer;
          peer = (rpeer_t *) zhashx_next (self->peers))
-        if (peer->replica)
-            s_queue (self, peer, op, a, b, c, d);
+        s_queue (self, peer, op, a, b, c, d);
 }
 
 static void
@@ -198,6 +200,33 @@ s_queue_snapshot (reg_t *self, rpeer_t *peer)
                 char addr [OTP_NAME_MAX + 1];
                 snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
                 s_queue (self, peer, "JOIN", group, addr, NULL, NULL);
+            }
+        }
+    }
+}
+
+//  The entries and memberships `peer` owns, as we hold them: for a
+//  replica that restarted and lost its own.
+static void
+s_queue_theirs (reg_t *self, rpeer_t *peer)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->names); entry;
+         entry = (entry_t *) zhashx_next (self->names))
+        if (streq (entry->node, peer->node)) {
+            char stamp [24];
+            snprintf (stamp, sizeof stamp, "%" PRId64, entry->stamp);
+            s_queue (self, peer, "YOURS", entry->name, entry->addr, entry->meta, stamp);
+        }
+    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
+         members = (zhashx_t *) zhashx_next (self->groups)) {
+        const char *group = (const char *) zhashx_cursor (self->groups);
+        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
+            const char *member = (const char *) zhashx_cursor (members);
+            const char *at = strchr (member, '@');
+            if (at && streq (at + 1, peer->node)) {
+                char addr [OTP_NAME_MAX + 1];
+                snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
+                s_queue (self, peer, "YOURJOIN", group, addr, NULL, NULL);
             }
         }
     }
@@ -338,7 +367,7 @@ reg_claim (reg_t *self, const char *name, const char *addr, const char *meta,
     snprintf (stamp, sizeof stamp, "%" PRId64, claim->entry->stamp);
     for (rpeer_t *peer = (rpeer_t *) zhashx_first (self->peers); peer;
          peer = (rpeer_t *) zhashx_next (self->peers))
-        if (peer->replica) {
+        if (peer->replica && !peer->slow) {
             zlistx_add_end (claim->waiting, peer->node);
             s_queue (self, peer, "CLAIM", name, addr, stamp, NULL);
         }
@@ -469,6 +498,46 @@ reg_on_nodeup (reg_t *self, const char *node)
     s_queue_snapshot (self, peer);
 }
 
+void
+reg_recover (reg_t *self, const char *node, zlistx_t *alive)
+{
+    if (!self->alive) {
+        self->alive = zhashx_new ();
+        for (char *name = (char *) zlistx_first (alive); name; name = (char *) zlistx_next (alive))
+            zhashx_insert (self->alive, name, (void *) "");
+    }
+    rpeer_t *peer = (rpeer_t *) zmalloc (sizeof (rpeer_t));
+    snprintf (peer->node, sizeof peer->node, "%s", node);
+    zhashx_insert (self->peers, node, peer);
+    s_queue (self, peer, "RECOVER", NULL, NULL, NULL, NULL);
+}
+
+//  What a peer holds of ours, after we restarted.
+static void
+s_on_yours (reg_t *self, int op, const char *name, const char *addr, const char *meta,
+            int64_t stamp)
+{
+    //  Taken back only while its process still lives here; a process that
+    //  exited since was reported down to nobody, so it is deleted now.
+    bool alive = self->alive && zhashx_lookup (self->alive, addr);
+    if (op == REG_OP_YOURS) {
+        entry_t *held = (entry_t *) zhashx_lookup (self->names, name);
+        if (held && streq (held->node, self->node) && streq (held->addr, addr))
+            return;     //  another peer told us already
+        if (alive && s_store (self, s_entry_new (name, self->node, addr, meta, stamp))) {
+            self->last_stamp = stamp > self->last_stamp? stamp: self->last_stamp;
+            otp_info ("took back %s for %s", name, addr);
+        }
+        else
+            s_broadcast (self, "DEL", name, addr, NULL, NULL);
+    }
+    else
+    if (alive)
+        reg_join (self, name, addr);
+    else
+        s_broadcast (self, "LEAVE", name, addr, NULL, NULL);
+}
+
 static void
 s_forget_peer (reg_t *self, const char *node)
 {
@@ -499,6 +568,8 @@ reg_on_nodedown (reg_t *self, const char *node)
 void
 reg_on_down (reg_t *self, const char *addr)
 {
+    if (self->alive)
+        zhashx_delete (self->alive, addr);
     for (claim_t *claim = (claim_t *) zhashx_first (self->claims); claim;
          claim = (claim_t *) zhashx_next (self->claims))
         if (streq (claim->entry->addr, addr))
@@ -564,7 +635,8 @@ s_apply (reg_t *self, rpeer_t *peer, int op, zmsg_t *msg)
         }
     }
     //  Names, addresses and stamps are checked before anything is applied.
-    const char *stamp_text = op == REG_OP_ADD? d: op == REG_OP_CLAIM || op == REG_OP_ACK? c: NULL;
+    const char *stamp_text = op == REG_OP_ADD || op == REG_OP_YOURS? d
+                           : op == REG_OP_CLAIM || op == REG_OP_ACK? c: NULL;
     if ((nargs >= 2 && (!otp_reg_name_valid (a) || !otp_name_valid (b)))
     ||  (stamp_text && otp_parse_int (stamp_text, 0, LONG_MAX, &stamp))) {
         self->stats.bad_messages++;
@@ -575,6 +647,19 @@ s_apply (reg_t *self, rpeer_t *peer, int op, zmsg_t *msg)
         case REG_OP_SYNC:
             peer->replica = true;
             s_queue_snapshot (self, peer);
+            break;
+        case REG_OP_RECOVER:
+            //  Our state, then what we hold of theirs, before their RESET
+            //  can make us forget it.
+            peer->replica = true;
+            s_queue_snapshot (self, peer);
+            s_queue_theirs (self, peer);
+            break;
+        case REG_OP_YOURS:
+            s_on_yours (self, op, a, b, c, stamp);
+            break;
+        case REG_OP_YOURJOIN:
+            s_on_yours (self, op, a, b, NULL, 0);
             break;
         case REG_OP_RESET:
             peer->replica = true;
@@ -614,6 +699,7 @@ reg_on_batch (reg_t *self, const char *node, zframe_t *payload)
         self->stats.bad_messages++;
         return;
     }
+    peer->slow = false;
     zmsg_t *op;
     int index;
     while ((index = otp_batch_pop (batch, otp_reg_ops, &op)) >= 0) {
@@ -630,9 +716,9 @@ reg_on_batch (reg_t *self, const char *node, zframe_t *payload)
 void
 reg_tick (reg_t *self)
 {
-    //  A replica that does not answer a claim in time is taken for gone:
-    //  an otp-reg that died on a node that lives. It counts again when it
-    //  says SYNC or RESET.
+    //  A replica that does not answer a claim in time is taken for gone (an
+    //  otp-reg that died on a node that lives): claims stop waiting for it
+    //  until it is heard from again. It is still sent every change.
     int64_t now = zclock_mono ();
     zlistx_t *late = zlistx_new ();
     for (claim_t *claim = (claim_t *) zhashx_first (self->claims); claim;
@@ -644,10 +730,11 @@ reg_tick (reg_t *self)
         for (char *node = (char *) zlistx_first (claim->waiting); node;
              node = (char *) zlistx_next (claim->waiting)) {
             rpeer_t *peer = (rpeer_t *) zhashx_lookup (self->peers, node);
-            if (peer && peer->replica) {
-                otp_warn ("otp-reg on %s did not answer a claim within %d ms; not waiting for it",
+            if (peer && peer->replica && !peer->slow) {
+                otp_warn ("otp-reg on %s did not answer a claim within %d ms; "
+                          "not waiting for it until it is heard from again",
                           node, self->config->claim_timeout_ms);
-                peer->replica = false;
+                peer->slow = true;
                 self->stats.timeouts++;
             }
         }

@@ -72,6 +72,7 @@ reg_on_request (reg_t *self, otp_message_t **call_p)
     self->stats.requests++;
     zmsg_t *request = otp_payload_decode (call->payload), *op = NULL;
     int index = request? otp_batch_pop (request, otp_reg_requests, &op): -2;
+    //  `meta` is register's metadata, or members' page cursor.
     char arg [OTP_ARG_MAX + 1] = "", meta [OTP_ARG_MAX + 1] = "", addr [OTP_NAME_MAX + 1] = "";
     //  The caller's address, if it is a process of this node.
     const char *at = strchr (call->from, '@');
@@ -149,7 +150,7 @@ reg_on_request (reg_t *self, otp_message_t **call_p)
         if (index == REG_MEMBERS) {
             zhashx_t *members = (zhashx_t *) zhashx_lookup (self->groups, arg);
             if (members)
-                s_page (members, "", values);
+                s_page (members, meta, values);
         }
         else
         if (index == REG_JOIN)
