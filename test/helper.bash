@@ -121,3 +121,24 @@ start_reg () {
 }
 
 reg_pid_of () { local v="REG_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }
+
+# reg_cluster NAME...: a port mapper, the nodes, a full mesh, and otp-reg
+# beside each.
+reg_cluster () {
+    start_epmd
+    local n
+    for n in "$@"; do start_node "$n"; done
+    wait_until 10 full_mesh "$@"
+    for n in "$@"; do start_reg "$n"; done
+}
+
+# echo_on NODE TAG [otp-echo options]: an otp-echo process on NODE@127.0.0.1,
+# output in TAG.out and TAG.err; waits until it is ready. Sets ECHO_PID.
+echo_on () {
+    local node=$1 tag=$2; shift 2
+    otp-echo -n "$node@127.0.0.1" "$@" > "$BATS_TEST_TMPDIR/$tag.out" \
+        2> "$BATS_TEST_TMPDIR/$tag.err" 3>&- &
+    ECHO_PID=$!
+    track "$ECHO_PID"
+    wait_until 10 grep -q '^ready' "$BATS_TEST_TMPDIR/$tag.err"
+}

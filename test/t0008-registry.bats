@@ -3,26 +3,6 @@
 # unique names and groups; entries follow their processes and nodes.
 load helper
 
-# cluster N...: port mapper, the nodes, a full mesh, and otp-reg beside each.
-cluster () {
-    start_epmd
-    local n
-    for n in "$@"; do start_node "$n"; done
-    wait_until 10 full_mesh "$@"
-    for n in "$@"; do start_reg "$n"; done
-}
-
-# echo_on NODE TAG [otp-echo options]: a process on NODE; output in TAG.out
-# and TAG.err; waits until it is ready. Sets ECHO_PID.
-echo_on () {
-    local node=$1 tag=$2; shift 2
-    otp-echo -n "$node@127.0.0.1" "$@" > "$BATS_TEST_TMPDIR/$tag.out" \
-        2> "$BATS_TEST_TMPDIR/$tag.err" 3>&- &
-    ECHO_PID=$!
-    track "$ECHO_PID"
-    wait_until 10 grep -q '^ready' "$BATS_TEST_TMPDIR/$tag.err"
-}
-
 whereis () { otp-ctl -n "$1@127.0.0.1" whereis "$2"; }
 holds () { [ "$(whereis "$1" "$2")" = "$3" ]; }
 # nobody_holds NAME NODE...: every replica says undefined.
@@ -38,7 +18,7 @@ everyone_says () {
 members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort | tr '\n' ' '; }
 
 @test "a name registered on one node is found on every node; a lookup right after register finds it" {
-    cluster a b c
+    reg_cluster a b c
     echo_on a svc --register svc
     # The register call has returned: the same node's replica has it now.
     run whereis a svc
@@ -52,7 +32,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "whereis of a name nobody holds prints undefined and exits 1" {
-    cluster a
+    reg_cluster a
     run otp-ctl -n a@127.0.0.1 whereis nobody
     [ "$status" -eq 1 ]
     [ "$output" = undefined ]
@@ -62,7 +42,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "kill -9 of the holder removes its name from every replica" {
-    cluster a b c
+    reg_cluster a b c
     echo_on b svc --register svc
     wait_until 5 everyone_says svc b@127.0.0.1 a b c
     kill -9 "$ECHO_PID"
@@ -73,7 +53,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "kill -9 of the holder's node removes its names from every other replica" {
-    cluster a b c
+    reg_cluster a b c
     echo_on a one --register one
     echo_on a two --register two --join grp
     wait_until 5 everyone_says two a@127.0.0.1 b c
@@ -86,7 +66,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "a name held elsewhere cannot be registered; unregister frees it" {
-    cluster a b
+    reg_cluster a b
     echo_on a holder --register svc
     wait_until 5 holds b svc a@127.0.0.1
     run otp-echo -n b@127.0.0.1 --register svc
@@ -100,7 +80,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "two nodes register one name at the same moment: exactly one succeeds" {
-    cluster a b c
+    reg_cluster a b c
     for round in 1 2 3 4 5; do
         otp-echo -n a@127.0.0.1 --register "race$round" > /dev/null 2> "$BATS_TEST_TMPDIR/a$round" 3>&- &
         pa=$!
@@ -120,7 +100,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "partition and heal: a name held on both sides ends with one holder everywhere; the loser is told" {
-    cluster a b c
+    reg_cluster a b c
     echo_on a first --register svc
     wait_until 5 everyone_says svc a@127.0.0.1 a b c
     # Cut a off: its node stops answering, the others drop it and its names.
@@ -142,7 +122,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "groups: join from three nodes, leave, member death, node death" {
-    cluster a b c
+    reg_cluster a b c
     echo_on a ga --join workers
     pa=$ECHO_PID
     echo_on b gb --join workers
@@ -169,7 +149,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "a new replica catches up from its peers; a restarted one too" {
-    cluster a b
+    reg_cluster a b
     echo_on a svc --register svc --join grp
     wait_until 5 holds b svc a@127.0.0.1
     start_node c
@@ -183,7 +163,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "a restarted otp-reg takes back its node's live names, and drops those whose process died meanwhile" {
-    cluster a b
+    reg_cluster a b
     echo_on a live --register live --join grp
     live=$ECHO_PID
     echo_on a doomed --register doomed
@@ -203,7 +183,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
 }
 
 @test "otp-reg refuses bad input with an error and keeps its state" {
-    cluster a b
+    reg_cluster a b
     echo_on a svc --register svc
     wait_until 5 holds b svc a@127.0.0.1
     long=$(printf 'x%.0s' $(seq 300))

@@ -3,30 +3,13 @@
 # anywhere in the cluster, with time-outs and clear errors.
 load helper
 
-cluster () {
-    start_epmd
-    local n
-    for n in "$@"; do start_node "$n"; done
-    wait_until 10 full_mesh "$@"
-    for n in "$@"; do start_reg "$n"; done
-}
-
-echo_on () {
-    local node=$1 tag=$2; shift 2
-    otp-echo -n "$node@127.0.0.1" "$@" > "$BATS_TEST_TMPDIR/$tag.out" \
-        2> "$BATS_TEST_TMPDIR/$tag.err" 3>&- &
-    ECHO_PID=$!
-    track "$ECHO_PID"
-    wait_until 10 grep -q '^ready' "$BATS_TEST_TMPDIR/$tag.err"
-}
-
 everyone_finds () {
     local name=$1 n; shift
     for n in "$@"; do otp-ctl -n "$n@127.0.0.1" whereis "$name" > /dev/null || return 1; done
 }
 
 @test "send NAME delivers to the holder on another node" {
-    cluster a b c
+    reg_cluster a b c
     echo_on c svc --register svc
     wait_until 5 everyone_finds svc a b c
     run otp-ctl -n a@127.0.0.1 send svc "hello from a"
@@ -39,7 +22,7 @@ everyone_finds () {
 }
 
 @test "call NAME prints the reply, across nodes and on the same node; --json too" {
-    cluster a b
+    reg_cluster a b
     echo_on b svc --register svc --prefix "b says: "
     wait_until 5 everyone_finds svc a b
     run otp-ctl -n a@127.0.0.1 call svc ping
@@ -56,7 +39,7 @@ everyone_finds () {
 }
 
 @test "call times out with a clear error and exit 1" {
-    cluster a b
+    reg_cluster a b
     echo_on b slow --register slow --delay 3000
     wait_until 5 everyone_finds slow a b
     start=$(date +%s%N)
@@ -68,7 +51,7 @@ everyone_finds () {
 }
 
 @test "call or send to a name nobody holds: a clear error, exit 1" {
-    cluster a b
+    reg_cluster a b
     run otp-ctl -n a@127.0.0.1 call nobody hi
     [ "$status" -eq 1 ]
     [ "$output" = "otp-ctl: no process is registered as 'nobody'" ]
@@ -81,7 +64,7 @@ everyone_finds () {
 }
 
 @test "a call to an address nobody holds fails at once (noproc), locally and across nodes" {
-    cluster a b
+    reg_cluster a b
     start=$(date +%s%N)
     run otp-ctl -n a@127.0.0.1 call ghost@b@127.0.0.1 hi --timeout 5000
     [ "$status" -eq 1 ]

@@ -116,6 +116,21 @@ s_send (node_t *node, peer_t *peer, zmsg_t **msg)
     return 0;
 }
 
+//  "Dial me back at host:port": `mode` says why (see the top of the file).
+static void
+s_hello (node_t *node, peer_t *peer, const char *mode)
+{
+    zmsg_t *hello = zmsg_new ();
+    zmsg_addstr (hello, "HELLO");
+    zmsg_addstr (hello, OTP_PROTO_VERSION);
+    zmsg_addstr (hello, node->name);
+    zmsg_addstr (hello, node->instance);
+    zmsg_addstr (hello, node->host);
+    zmsg_addstrf (hello, "%d", node->port);
+    zmsg_addstr (hello, mode);
+    s_send (node, peer, &hello);
+}
+
 static peer_t *
 s_dial (node_t *node, const char *name, const char *host, int port, const char *mode)
 {
@@ -148,16 +163,8 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
         return NULL;
     }
     zhashx_insert (node->peers, peer->name, peer);
-    zmsg_t *hello = zmsg_new ();
-    zmsg_addstr (hello, "HELLO");
-    zmsg_addstr (hello, OTP_PROTO_VERSION);
-    zmsg_addstr (hello, node->name);
-    zmsg_addstr (hello, node->instance);
-    zmsg_addstr (hello, node->host);
-    zmsg_addstrf (hello, "%d", node->port);
-    zmsg_addstr (hello, mode);
     peer->dialled_back = streq (mode, "back");
-    s_send (node, peer, &hello);
+    s_hello (node, peer, mode);
     otp_debug ("dialling %s at %s:%d", name, host, port);
     return peer;
 }
@@ -169,15 +176,7 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
 static void
 s_hello_again (node_t *node, peer_t *peer)
 {
-    zmsg_t *hello = zmsg_new ();
-    zmsg_addstr (hello, "HELLO");
-    zmsg_addstr (hello, OTP_PROTO_VERSION);
-    zmsg_addstr (hello, node->name);
-    zmsg_addstr (hello, node->instance);
-    zmsg_addstr (hello, node->host);
-    zmsg_addstrf (hello, "%d", node->port);
-    zmsg_addstr (hello, "again");
-    s_send (node, peer, &hello);
+    s_hello (node, peer, "again");
 }
 
 void

@@ -181,6 +181,25 @@ s_queue_add (reg_t *self, rpeer_t *peer, entry_t *entry)
         s_broadcast (self, "ADD", entry->name, entry->addr, entry->meta, stamp);
 }
 
+//  `op` group address, for each membership of a process of `owner`.
+static void
+s_queue_memberships (reg_t *self, rpeer_t *peer, const char *owner, const char *op)
+{
+    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
+         members = (zhashx_t *) zhashx_next (self->groups)) {
+        const char *group = (const char *) zhashx_cursor (self->groups);
+        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
+            const char *member = (const char *) zhashx_cursor (members);
+            const char *at = strchr (member, '@');
+            if (at && streq (at + 1, owner)) {
+                char addr [OTP_NAME_MAX + 1];
+                snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
+                s_queue (self, peer, op, group, addr, NULL, NULL);
+            }
+        }
+    }
+}
+
 //  Our own entries and memberships, after a RESET: a snapshot.
 static void
 s_queue_snapshot (reg_t *self, rpeer_t *peer)
@@ -190,19 +209,7 @@ s_queue_snapshot (reg_t *self, rpeer_t *peer)
          entry = (entry_t *) zhashx_next (self->names))
         if (streq (entry->node, self->node))
             s_queue_add (self, peer, entry);
-    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
-         members = (zhashx_t *) zhashx_next (self->groups)) {
-        const char *group = (const char *) zhashx_cursor (self->groups);
-        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
-            const char *member = (const char *) zhashx_cursor (members);
-            const char *at = strchr (member, '@');
-            if (at && streq (at + 1, self->node)) {
-                char addr [OTP_NAME_MAX + 1];
-                snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
-                s_queue (self, peer, "JOIN", group, addr, NULL, NULL);
-            }
-        }
-    }
+    s_queue_memberships (self, peer, self->node, "JOIN");
 }
 
 //  The entries and memberships `peer` owns, as we hold them: for a
@@ -217,19 +224,7 @@ s_queue_theirs (reg_t *self, rpeer_t *peer)
             snprintf (stamp, sizeof stamp, "%" PRId64, entry->stamp);
             s_queue (self, peer, "YOURS", entry->name, entry->addr, entry->meta, stamp);
         }
-    for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
-         members = (zhashx_t *) zhashx_next (self->groups)) {
-        const char *group = (const char *) zhashx_cursor (self->groups);
-        for (void *item = zhashx_first (members); item; item = zhashx_next (members)) {
-            const char *member = (const char *) zhashx_cursor (members);
-            const char *at = strchr (member, '@');
-            if (at && streq (at + 1, peer->node)) {
-                char addr [OTP_NAME_MAX + 1];
-                snprintf (addr, sizeof addr, "%.*s", (int) (at - member), member);
-                s_queue (self, peer, "YOURJOIN", group, addr, NULL, NULL);
-            }
-        }
-    }
+    s_queue_memberships (self, peer, peer->node, "YOURJOIN");
 }
 
 //  Local index: what each of our processes holds --------------------------
