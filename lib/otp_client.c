@@ -189,15 +189,21 @@ otp_client_spawn (otp_client_t *self, char *const argv [])
     return self->seq;
 }
 
+//  The oldest message kept in the mailbox, if any.
+static zmsg_t *
+s_mailbox_pop (otp_client_t *self)
+{
+    zmsg_t *kept = (zmsg_t *) zlistx_first (self->mailbox);
+    if (kept)
+        zlistx_detach_cur (self->mailbox);
+    return kept;
+}
+
 zmsg_t *
 otp_client_recv (otp_client_t *self, int64_t deadline)
 {
-    zmsg_t *kept = (zmsg_t *) zlistx_first (self->mailbox);
-    if (kept) {
-        zlistx_detach_cur (self->mailbox);
-        return kept;
-    }
-    return s_recv (self, deadline);
+    zmsg_t *kept = s_mailbox_pop (self);
+    return kept? kept: s_recv (self, deadline);
 }
 
 //  Keeps what a wait for something else received: a message or an event is
@@ -390,11 +396,9 @@ otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *dat
 zmsg_t *
 otp_client_try (otp_client_t *self)
 {
-    zmsg_t *kept = (zmsg_t *) zlistx_first (self->mailbox);
-    if (kept) {
-        zlistx_detach_cur (self->mailbox);
+    zmsg_t *kept = s_mailbox_pop (self);
+    if (kept)
         return kept;
-    }
     if (zsock_events (self->dealer) & ZMQ_POLLIN)
         return zmsg_recv (self->dealer);
     return NULL;

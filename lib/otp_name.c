@@ -81,6 +81,35 @@ otp_node_complete (const char *input, bool shortname, char *node, size_t size)
     return n < 0 || (size_t) n >= size || n > OTP_NODE_MAX? -1: 0;
 }
 
+typedef struct {
+    const char *item;
+    void *handle;
+} s_node_t;
+
+static int
+s_compare (const void *a, const void *b)
+{
+    return strcmp (((const s_node_t *) a)->item, ((const s_node_t *) b)->item);
+}
+
+void
+otp_names_sort (zlistx_t *list)
+{
+    size_t size = zlistx_size (list), i = 0;
+    if (size < 2)
+        return;
+    //  Sort the handles, then move each node to the end in that order: the
+    //  items themselves are never duplicated or freed.
+    s_node_t *nodes = (s_node_t *) malloc (size * sizeof (s_node_t));
+    for (const char *item = (const char *) zlistx_first (list); item;
+         item = (const char *) zlistx_next (list), i++)
+        nodes [i] = (s_node_t) { item, zlistx_cursor (list) };
+    qsort (nodes, size, sizeof (s_node_t), s_compare);
+    for (i = 0; i < size; i++)
+        zlistx_move_end (list, nodes [i].handle);
+    free (nodes);
+}
+
 void
 otp_name_test (void)
 {
@@ -119,4 +148,22 @@ otp_name_test (void)
     assert (otp_node_complete ("a", true, node, sizeof node) == 0);
     assert (strchr (node, '@') && !strchr (node, '.'));
     assert (otp_node_complete ("a", false, node, 3) == -1);
+
+    //  1500 keys from a hash: zlistx_sort leaves some of these out of order.
+    zhashx_t *hash = zhashx_new ();
+    char key [16];
+    for (int i = 1; i <= 1500; i++) {
+        snprintf (key, sizeof key, "n%d", i);
+        zhashx_insert (hash, key, (void *) "");
+    }
+    zlistx_t *keys = zhashx_keys (hash);
+    otp_names_sort (keys);
+    assert (zlistx_size (keys) == 1500);
+    const char *prev = "";
+    for (char *item = (char *) zlistx_first (keys); item; item = (char *) zlistx_next (keys)) {
+        assert (strcmp (prev, item) < 0);
+        prev = item;
+    }
+    zlistx_destroy (&keys);
+    zhashx_destroy (&hash);
 }

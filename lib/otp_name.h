@@ -5,6 +5,7 @@
 #define OTP_NAME_H
 
 #include <stdbool.h>
+#include <czmq.h>
 #include <stddef.h>
 
 #define OTP_NAME_MAX 64         //  the part before '@'
@@ -13,6 +14,9 @@
 
 //  True if `name` is a valid short name: [A-Za-z0-9_.-], 1..OTP_NAME_MAX.
 bool otp_name_valid (const char *name);
+//  Sorts a list of strings byte-wise (strcmp), in place. CZMQ 4.2.1's
+//  zlistx_sort (a comb sort) can leave items out of order.
+void otp_names_sort (zlistx_t *list);
 //  True if `host` is a valid host name or dotted IPv4 address.
 bool otp_host_valid (const char *host);
 //  Splits `node` ("name@host") into its parts. Returns 0, or -1 with nothing

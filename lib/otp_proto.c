@@ -118,9 +118,11 @@ otp_send (zmsg_t **msg, zsock_t *sock)
 }
 
 zmsg_t *
-otp_recv_fd (zsock_t *sock, int *fd)
+otp_recv_fd (zsock_t *sock, int *fd, bool *loopback)
 {
     *fd = -1;
+    if (loopback)
+        *loopback = false;
     zmsg_t *msg = zmsg_new ();
     zmq_msg_t part;
     zmq_msg_init (&part);
@@ -132,8 +134,12 @@ otp_recv_fd (zsock_t *sock, int *fd)
         }
         //  A ROUTER's routing-id part is made up locally: the descriptor
         //  travels on the parts that came off the wire.
-        if (zmsg_size (msg) > 0 && *fd < 0)
+        if (zmsg_size (msg) > 0 && *fd < 0) {
             *fd = zmq_msg_get (&part, ZMQ_SRCFD);
+            const char *peer = loopback? zmq_msg_gets (&part, "Peer-Address"): NULL;
+            if (peer)
+                *loopback = strncmp (peer, "127.", 4) == 0 || streq (peer, "::1");
+        }
         zmsg_addmem (msg, zmq_msg_data (&part), zmq_msg_size (&part));
         if (!zmq_msg_more (&part))
             break;

@@ -63,8 +63,10 @@ int otp_msg_kind (zmsg_t *msg, int index, char *kind, size_t kind_size);
 
 //  Receives one message, as zmsg_recv does, and the descriptor of the TCP
 //  connection it came on (ZMQ_SRCFD), or -1: a ROUTER's monitor names the
-//  descriptor of a connection that closed, and nothing else.
-zmsg_t *otp_recv_fd (zsock_t *sock, int *fd);
+//  descriptor of a connection that closed, and nothing else. `loopback`
+//  (may be NULL) tells whether the peer's address is 127.x or ::1. CZMQ's
+//  frames expose neither.
+zmsg_t *otp_recv_fd (zsock_t *sock, int *fd, bool *loopback);
 
 //  Sets the socket options every peer-facing socket needs: a frame size
 //  cap (an oversized frame drops the connection; libzmq caps frames, not

@@ -31,6 +31,21 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     [ "$output" = svc ]
 }
 
+@test "names lists more names than one reply holds; a holder of many names exits cleanly" {
+    reg_cluster a b
+    args=()
+    for i in $(seq 1 1500); do args+=(--register "n$i"); done
+    echo_on a many "${args[@]}"
+    many=$ECHO_PID
+    wait_until 10 bash -c "[ \"\$(otp-ctl -n b@127.0.0.1 names | wc -l)\" = 1500 ]"
+    run otp-ctl -n b@127.0.0.1 names
+    [ "$output" = "$(printf 'n%s\n' $(seq 1 1500) | LC_ALL=C sort)" ]
+    kill -9 "$many"
+    wait_until 10 test -z "$(otp-ctl -n b@127.0.0.1 names)"
+    run otp-ctl -n a@127.0.0.1 names
+    [ "$output" = "" ]
+}
+
 @test "whereis of a name nobody holds prints undefined and exits 1" {
     reg_cluster a
     run otp-ctl -n a@127.0.0.1 whereis nobody

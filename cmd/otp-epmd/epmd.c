@@ -142,8 +142,7 @@ s_handle (epmd_t *self, zmsg_t *msg)
         case EPMD_NAMES: {
             zmsg_addstr (reply, "NAMES");
             zlistx_t *keys = zhashx_keys (self->names);
-            zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
-            zlistx_sort (keys);
+            otp_names_sort (keys);
             for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys)) {
                 entry_t *entry = (entry_t *) zhashx_lookup (self->names, key);
                 zmsg_addstr (reply, entry->name);
@@ -167,35 +166,12 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void) loop;
     epmd_t *self = (epmd_t *) arg;
-    //  The routing id and the command by hand: the command part carries
-    //  the connection's descriptor and peer address, which CZMQ's frames
-    //  do not expose.
-    zmq_msg_t part;
-    zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, zsock_resolve (router), ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&part);
+    //  Only nodes on this host may register or unregister (as epmd does):
+    //  anyone may look names up, nobody remote may take one.
+    zmsg_t *msg = otp_recv_fd (router, &self->request_fd, &self->request_local);
+    if (!msg)
         return 0;
-    }
-    zframe_t *routing_id = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
-    bool more = zmq_msg_more (&part);
-    zmsg_t *msg = zmsg_new ();
-    self->request_fd = -1;
-    self->request_local = false;
-    if (more && zmq_msg_recv (&part, zsock_resolve (router), 0) >= 0) {
-        self->request_fd = zmq_msg_get (&part, ZMQ_SRCFD);
-        const char *peer = zmq_msg_gets (&part, "Peer-Address");
-        //  Only nodes on this host may register or unregister (as epmd
-        //  does): anyone may look names up, nobody remote may take one.
-        self->request_local = peer && (strncmp (peer, "127.", 4) == 0 || streq (peer, "::1"));
-        zmsg_addmem (msg, zmq_msg_data (&part), zmq_msg_size (&part));
-        if (zmq_msg_more (&part)) {
-            zmsg_t *rest = zmsg_recv (router);
-            for (zframe_t *frame = rest? zmsg_pop (rest): NULL; frame; frame = zmsg_pop (rest))
-                zmsg_append (msg, &frame);
-            zmsg_destroy (&rest);
-        }
-    }
-    zmq_msg_close (&part);
+    zframe_t *routing_id = zmsg_pop (msg);
     if (zmsg_size (msg) > 0) {
         self->request_id = routing_id;
         self->requests++;

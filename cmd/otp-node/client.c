@@ -387,8 +387,7 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
         //  Attached names, sorted: a restarted otp-reg checks what lives.
         reply = s_reply (msg, "ok");
         zlistx_t *names = zhashx_keys (node->attached);
-        zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
-        zlistx_sort (names);
+        otp_names_sort (names);
         for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
             zmsg_addstr (reply, name);
         zlistx_destroy (&names);

@@ -29,7 +29,7 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     node_t *self = (node_t *) arg;
     int fd;
-    zmsg_t *msg = otp_recv_fd (router, &fd);
+    zmsg_t *msg = otp_recv_fd (router, &fd, NULL);
     if (!msg)
         return 0;
     self->stats.msgs_in++;

@@ -365,6 +365,6 @@ peer_up_names (node_t *node)
          peer = (peer_t *) zhashx_next (node->peers))
         if (peer->up)
             zlistx_add_end (names, peer->name);
-    zlistx_sort (names);
+    otp_names_sort (names);
     return names;
 }

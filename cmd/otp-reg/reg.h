@@ -48,7 +48,7 @@ typedef struct {
     char node [OTP_NODE_MAX + 1];
     zhashx_t *names;                //  name -> entry_t
     zhashx_t *groups;               //  group -> zhashx (member "ADDR@NODE" -> "")
-    zhashx_t *local;                //  our process's address -> zlistx of "n"NAME / "g"GROUP
+    zhashx_t *local;                //  our process's address -> set of "n"NAME / "g"GROUP
     zhashx_t *claims;               //  name -> claim_t
     zhashx_t *peers;                //  node name -> rpeer_t, for every up node
     int64_t last_stamp;

@@ -94,7 +94,7 @@ reg_new (const reg_config_t *config, otp_client_t *client)
     self->groups = zhashx_new ();
     zhashx_set_destructor (self->groups, (zhashx_destructor_fn *) zhashx_destroy);
     self->local = zhashx_new ();
-    zhashx_set_destructor (self->local, (zhashx_destructor_fn *) zlistx_destroy);
+    zhashx_set_destructor (self->local, (zhashx_destructor_fn *) zhashx_destroy);
     self->claims = zhashx_new ();
     zhashx_set_destructor (self->claims, (zhashx_destructor_fn *) s_claim_destroy);
     self->peers = zhashx_new ();
@@ -232,25 +232,21 @@ s_queue_theirs (reg_t *self, rpeer_t *peer)
 static void
 s_index (reg_t *self, const char *addr, char tag, const char *key, bool add)
 {
+    //  A set per address: a process holding many names exits in linear time.
     char item [OTP_REG_NAME_MAX + 2];
     snprintf (item, sizeof item, "%c%s", tag, key);
-    zlistx_t *held = (zlistx_t *) zhashx_lookup (self->local, addr);
+    zhashx_t *held = (zhashx_t *) zhashx_lookup (self->local, addr);
     if (add) {
         if (!held) {
-            held = zlistx_new ();
-            zlistx_set_destructor (held, (zlistx_destructor_fn *) zstr_free);
-            zlistx_set_duplicator (held, (zlistx_duplicator_fn *) strdup);
-            zlistx_set_comparator (held, (zlistx_comparator_fn *) strcmp);
+            held = zhashx_new ();
             zhashx_insert (self->local, addr, held);
         }
-        zlistx_add_end (held, item);
+        zhashx_insert (held, item, (void *) "");
     }
     else
     if (held) {
-        void *handle = zlistx_find (held, item);
-        if (handle)
-            zlistx_delete (held, handle);
-        if (zlistx_size (held) == 0)
+        zhashx_delete (held, item);
+        if (zhashx_size (held) == 0)
             zhashx_delete (self->local, addr);
     }
 }
@@ -569,10 +565,10 @@ reg_on_down (reg_t *self, const char *addr)
          claim = (claim_t *) zhashx_next (self->claims))
         if (streq (claim->entry->addr, addr))
             claim->dead = true;
-    zlistx_t *held = (zlistx_t *) zhashx_lookup (self->local, addr);
-    if (!held)
+    zhashx_t *set = (zhashx_t *) zhashx_lookup (self->local, addr);
+    if (!set)
         return;
-    held = zlistx_dup (held);
+    zlistx_t *held = zhashx_keys (set);
     for (char *item = (char *) zlistx_first (held); item; item = (char *) zlistx_next (held)) {
         if (*item == 'n')
             reg_delete (self, item + 1);

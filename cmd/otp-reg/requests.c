@@ -16,8 +16,7 @@ static void
 s_page (zhashx_t *table, const char *after, zmsg_t *values)
 {
     zlistx_t *keys = zhashx_keys (table);
-    zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
-    zlistx_sort (keys);
+    otp_names_sort (keys);
     int count = 0;
     for (char *key = (char *) zlistx_first (keys); key && count < OTP_REG_PAGE;
          key = (char *) zlistx_next (keys))
