@@ -23,7 +23,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter 
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
-BINARIES  := otp-epmd otp-node otp-ctl otp-reg
+BINARIES  := otp-epmd otp-node otp-ctl otp-reg otp-sup
 EXAMPLES  := otp-chat
 LIB_SRC   := $(filter-out lib/otp_selftest.c,$(wildcard lib/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -111,6 +111,25 @@ otp_client_error (otp_client_t *self)
     return self->error;
 }
 
+//  Reads one event of the connection; true if it is lost or refused.
+static bool
+s_monitor_event (otp_client_t *self)
+{
+    int event = otp_monitor_read (self->monitor, NULL);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->handshaken = true;
+        return false;
+    }
+    //  A node closes a connection whose CURVE handshake it cannot
+    //  decrypt: that is what a wrong cookie looks like from here.
+    if (self->handshaken)
+        snprintf (self->error, sizeof self->error, "lost the connection to %s", self->node);
+    else
+        snprintf (self->error, sizeof self->error,
+                  "%s refused the connection: wrong cookie?", self->node);
+    return true;
+}
+
 static zmsg_t *
 s_recv (otp_client_t *self, int64_t deadline)
 {
@@ -130,19 +149,8 @@ s_recv (otp_client_t *self, int64_t deadline)
             }
             continue;
         }
-        int event = otp_monitor_read (self->monitor, NULL);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            self->handshaken = true;
-        else {
-            //  A node closes a connection whose CURVE handshake it cannot
-            //  decrypt: that is what a wrong cookie looks like from here.
-            if (self->handshaken)
-                snprintf (self->error, sizeof self->error, "lost the connection to %s", self->node);
-            else
-                snprintf (self->error, sizeof self->error,
-                          "%s refused the connection: wrong cookie?", self->node);
+        if (s_monitor_event (self))
             return NULL;
-        }
     }
 }
 
@@ -401,7 +409,24 @@ otp_client_try (otp_client_t *self)
         return kept;
     if (zsock_events (self->dealer) & ZMQ_POLLIN)
         return zmsg_recv (self->dealer);
+    //  A lost connection shows only on the monitor.
+    zsock_t *monitor = otp_monitor_socket (self->monitor);
+    while (zsock_events (monitor) & ZMQ_POLLIN)
+        if (s_monitor_event (self))
+            break;
     return NULL;
+}
+
+zsock_t *
+otp_client_socket (otp_client_t *self)
+{
+    return self->dealer;
+}
+
+zsock_t *
+otp_client_monitor_socket (otp_client_t *self)
+{
+    return otp_monitor_socket (self->monitor);
 }
 
 bool

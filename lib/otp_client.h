@@ -56,6 +56,12 @@ int otp_client_spawn (otp_client_t *self, char *const argv []);
 zmsg_t *otp_client_recv (otp_client_t *self, int64_t deadline);
 //  The next message if one is there now (mailbox first), else NULL.
 zmsg_t *otp_client_try (otp_client_t *self);
+//  The sockets to watch (zloop, zpoller) for a process that does not block
+//  in otp_client_recv: when either is readable, drain otp_client_try, then
+//  look at otp_client_lost. Messages that came during a blocking call wait
+//  in the mailbox, which no socket shows: drain after every such call too.
+zsock_t *otp_client_socket (otp_client_t *self);
+zsock_t *otp_client_monitor_socket (otp_client_t *self);
 //  True once a wait has ended because the connection was lost or refused.
 bool otp_client_lost (otp_client_t *self);
 //  One request and its reply. Returns the reply's frames after the status

@@ -105,19 +105,22 @@ otp_reg_name_valid (const char *name)
     return true;
 }
 
-//  One request to our node's otp-reg; the reply's values, or NULL.
-static zmsg_t *
-s_request (otp_client_t *client, zmsg_t **request, char *error, size_t error_size)
+zmsg_t *
+otp_payload_call (otp_client_t *client, const char *process, const char *node,
+                  zmsg_t **request, const char *other, bool *is_other,
+                  char *error, size_t error_size)
 {
+    if (is_other)
+        *is_other = false;
     zframe_t *payload = zmsg_encode (*request);
     zmsg_destroy (request);
-    zframe_t *answer = otp_client_call (client, OTP_REG_PROCESS, otp_client_node (client),
+    zframe_t *answer = otp_client_call (client, process, node,
                                         zframe_data (payload), zframe_size (payload),
                                         otp_client_timeout (client));
     zframe_destroy (&payload);
     if (!answer) {
         if (strstr (otp_client_error (client), "no process"))
-            snprintf (error, error_size, "no otp-reg runs on %s", otp_client_node (client));
+            snprintf (error, error_size, "no %s runs on %s", process, node);
         else
             snprintf (error, error_size, "%s", otp_client_error (client));
         return NULL;
@@ -125,21 +128,33 @@ s_request (otp_client_t *client, zmsg_t **request, char *error, size_t error_siz
     zmsg_t *reply = otp_payload_decode (answer);
     zframe_destroy (&answer);
     zframe_t *status = reply? zmsg_pop (reply): NULL;
-    if (!status || !(zframe_streq (status, "ok") || zframe_streq (status, "error"))) {
-        snprintf (error, error_size, "otp-reg sent a malformed reply");
-        zframe_destroy (&status);
-        zmsg_destroy (&reply);
-        return NULL;
-    }
-    if (zframe_streq (status, "error")) {
-        if (otp_msg_str (reply, -1, error, error_size))
-            snprintf (error, error_size, "otp-reg refused the request");
+    bool is_ok = status && zframe_streq (status, "ok");
+    bool is_error = status && zframe_streq (status, "error");
+    bool is_extra = status && other && zframe_streq (status, other);
+    if (!is_ok && !is_error && !is_extra) {
+        snprintf (error, error_size, "%s sent a malformed reply", process);
         zframe_destroy (&status);
         zmsg_destroy (&reply);
         return NULL;
     }
     zframe_destroy (&status);
+    if (is_error) {
+        if (otp_msg_str (reply, -1, error, error_size))
+            snprintf (error, error_size, "%s refused the request", process);
+        zmsg_destroy (&reply);
+        return NULL;
+    }
+    if (is_other)
+        *is_other = is_extra;
     return reply;
+}
+
+//  One request to our node's otp-reg; the reply's values, or NULL.
+static zmsg_t *
+s_request (otp_client_t *client, zmsg_t **request, char *error, size_t error_size)
+{
+    return otp_payload_call (client, OTP_REG_PROCESS, otp_client_node (client), request,
+                             NULL, NULL, error, error_size);
 }
 
 static zmsg_t *

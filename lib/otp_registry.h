@@ -55,6 +55,17 @@ extern const otp_cmd_t otp_reg_ops [REG_OP_COUNT + 1];
 //  bytes from the network.)
 zmsg_t *otp_payload_decode (zframe_t *payload);
 
+//  Calls `process` on `node` with the frame list `*request` (taken) as the
+//  payload, with the client's time-out, and reads the reply: a frame list
+//  of a status and values. Returns the values after "ok" (or after `other`,
+//  a status the caller also expects, NULL for none: `*is_other` tells which
+//  came), or NULL with a one-line reason in `error`: "no PROCESS runs on
+//  NODE", the call's own error, a malformed reply, or the reason that came
+//  with "error". otp-reg's and otp-sup's calls are made with it.
+zmsg_t *otp_payload_call (otp_client_t *client, const char *process, const char *node,
+                          zmsg_t **request, const char *other, bool *is_other,
+                          char *error, size_t error_size);
+
 //  Pops the next request or operation off `batch` as its own message
 //  (command frame, then arguments) into `*op`. Returns its index in
 //  `table`, -1 when the batch is empty, -2 (with `*op` NULL) when it is

@@ -1,5 +1,7 @@
 /*  Runs the self-test of every lib/ module (CZMQ's convention).            */
 #include "otp.h"
+#include "otp_childspec.h"
+#include "otp_supervisor.h"
 
 int
 main (void)
@@ -12,6 +14,8 @@ main (void)
         { "otp_proto", otp_proto_test },
         { "otp_auth", otp_auth_test },
         { "otp_registry", otp_registry_test },
+        { "otp_childspec", otp_childspec_test },
+        { "otp_supervisor", otp_supervisor_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

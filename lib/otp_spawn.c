@@ -5,7 +5,37 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
 #include <linux/close_range.h>
+
+//  Our environment, less what `extra` overrides, then `extra`. The strings
+//  are borrowed; only the array is new.
+static char **
+s_environment (char *const *extra)
+{
+    size_t ours = 0, theirs = 0;
+    while (environ [ours])
+        ours++;
+    while (extra [theirs])
+        theirs++;
+    char **envp = (char **) calloc (ours + theirs + 1, sizeof (char *));
+    if (!envp)
+        return NULL;
+    size_t count = 0;
+    for (size_t i = 0; i < ours; i++) {
+        size_t key = strcspn (environ [i], "=");
+        bool replaced = false;
+        for (size_t j = 0; j < theirs && !replaced; j++)
+            replaced = strncmp (extra [j], environ [i], key) == 0 && extra [j][key] == '=';
+        if (!replaced)
+            envp [count++] = environ [i];
+    }
+    for (size_t j = 0; j < theirs; j++)
+        envp [count++] = extra [j];
+    return envp;
+}
 
 pid_t
 otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
@@ -15,8 +45,13 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
         snprintf (error, error_size, "pipe: %s", strerror (errno));
         return -1;
     }
+    //  The environment is built here: after fork, in a process with threads,
+    //  only async-signal-safe calls are allowed (no malloc, so no putenv).
+    char **envp = opts->env? s_environment (opts->env): NULL;
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
+        free (envp);
         close (fds [0]);
         close (fds [1]);
         snprintf (error, error_size, "fork: %s", strerror (errno));
@@ -29,6 +64,20 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
         close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
         if (opts->new_session)
             setsid ();
+        //  Dying with us: a supervisor killed by SIGKILL must not leave its
+        //  children running where nobody can reach them. The parent may have
+        //  died before this line: then we are already orphaned, and go.
+        if (opts->death_signal) {
+            prctl (PR_SET_PDEATHSIG, opts->death_signal);
+            if (getppid () != parent)
+                _exit (127);
+        }
+        if (opts->cwd && chdir (opts->cwd)) {
+            int err = errno;
+            ssize_t n = write (fds [1], &err, sizeof err);
+            (void) n;
+            _exit (127);
+        }
         if (opts->null_stdio) {
             int null = open ("/dev/null", O_RDWR);
             for (int i = 0; i < 3; i++) {
@@ -39,12 +88,13 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             if (null > 2)
                 close (null);
         }
-        execvp (opts->argv [0], opts->argv);
+        execvpe (opts->argv [0], opts->argv, envp? envp: environ);
         int err = errno;
         ssize_t n = write (fds [1], &err, sizeof err);
         (void) n;
         _exit (127);
     }
+    free (envp);
     close (fds [1]);
     int err = 0;
     ssize_t n;
@@ -53,7 +103,11 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
     while (n < 0 && errno == EINTR);
     close (fds [0]);
     if (n == (ssize_t) sizeof err) {
-        snprintf (error, error_size, "cannot run %s: %s", opts->argv [0], strerror (err));
+        if (opts->cwd && err == ENOENT && access (opts->cwd, X_OK))
+            snprintf (error, error_size, "cannot run %s in %s: %s", opts->argv [0], opts->cwd,
+                      strerror (err));
+        else
+            snprintf (error, error_size, "cannot run %s: %s", opts->argv [0], strerror (err));
         return -1;      //  the child has exited with 127; SIGCHLD reaps it
     }
     return pid;

@@ -14,6 +14,9 @@ typedef struct {
     bool new_session;       //  setsid(): own process group, no terminal
     bool null_stdio;        //  stdin/stdout/stderr to /dev/null ...
     int stdio [3];          //  ... except those given here (> 2); 0 keeps it null
+    char *const *env;       //  "KEY=VALUE"... added to our environment; NULL: none
+    const char *cwd;        //  NULL: ours
+    int death_signal;       //  sent to the child when we die (PR_SET_PDEATHSIG); 0: none
 } otp_spawn_opts_t;
 
 //  Returns the child's pid, or -1 with a one-line reason in `error`.

@@ -27,6 +27,16 @@ s_usage (FILE *out)
 "  members GROUP        a group's members, ADDR@NODE, one per line\n"
 "  groups               groups with members, one per line\n"
 "  registry             the counters of the otp-reg beside NODE\n"
+"  start-child ID [--name NAME] [--restart permanent|transient|temporary]\n"
+"      [--shutdown MS|brutal_kill|infinity] [--type worker|supervisor] [--node N]\n"
+"      [--cwd DIR] [--env KEY=VALUE]... [--messages stdin|api] -- CMD ARGS\n"
+"                       have the otp-sup beside NODE supervise CMD as child ID\n"
+"  stop-child ID        stop a child; its spec stays (restart-child starts it)\n"
+"  restart-child ID     stop and start a child again: its node and pid\n"
+"  delete-child ID      forget a stopped child's spec\n"
+"  which-children       a table of every child: node, pid, status, restarts...\n"
+"  count-children       specs, active, supervisors, workers\n"
+"  sup-info             the counters of the otp-sup beside NODE\n"
 "  listen NAME          attach to the node as NAME and print each message sent to it\n"
 "  rpc NODE [--] CMD ARGS  run CMD on NODE, streaming its output; its exit status\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
@@ -105,6 +115,11 @@ main (int argc, char *argv [])
     ||  streq (command, "groups") || streq (command, "call") || streq (command, "send")
     ||  streq (command, "registry"))
         return ctl_registry (&ctl, command, nargs, args);
+    if (streq (command, "start-child") || streq (command, "stop-child")
+    ||  streq (command, "restart-child") || streq (command, "delete-child")
+    ||  streq (command, "which-children") || streq (command, "count-children")
+    ||  streq (command, "sup-info"))
+        return ctl_sup (&ctl, command, nargs, args);
     if (streq (command, "rpc")) return ctl_rpc (&ctl, nargs, args);
     otp_fatal ("unknown command '%s' (see --help)", command);
 }

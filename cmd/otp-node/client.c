@@ -17,6 +17,7 @@ struct _client_t {
     zlistx_t *names;                //  attached names, oldest first: the first is its address
     int fd;                         //  its connection, from ZMQ_SRCFD
     int watch;                      //  0, WATCH_NODES, or WATCH_ALL
+    bool hold;                      //  the node's shutdown waits for it (`hold`)
     bool suspect;                   //  its descriptor closed; probed again soon
     bool gone;                      //  a send found it gone; removed at the next reap
 };
@@ -96,6 +97,18 @@ s_require (node_t *node, zframe_t *routing_id, int fd)
     return client;
 }
 
+static void
+s_event_to (node_t *node, client_t *watcher, const char *event, const char *name,
+            const char *reason)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "EVENT");
+    zmsg_addstr (msg, event);
+    zmsg_addstr (msg, name);
+    zmsg_addstr (msg, reason);
+    node_to_client (node, watcher->routing_id, &msg);
+}
+
 void
 client_event (node_t *node, bool process, const char *event, const char *name,
               const char *reason)
@@ -103,15 +116,21 @@ client_event (node_t *node, bool process, const char *event, const char *name,
     client_t *watcher = (client_t *) zlistx_first (node->subscribers);
     while (watcher) {
         client_t *next = (client_t *) zlistx_next (node->subscribers);
-        if ((!process || watcher->watch == WATCH_ALL) && !watcher->gone) {
-            zmsg_t *msg = zmsg_new ();
-            zmsg_addstr (msg, "EVENT");
-            zmsg_addstr (msg, event);
-            zmsg_addstr (msg, name);
-            zmsg_addstr (msg, reason);
-            node_to_client (node, watcher->routing_id, &msg);
-        }
+        if ((!process || watcher->watch == WATCH_ALL) && !watcher->gone)
+            s_event_to (node, watcher, event, name, reason);
         watcher = next;
+    }
+}
+
+//  The client no longer holds the node: a drain may be over.
+static void
+s_unhold (node_t *node, client_t *client)
+{
+    if (client->hold) {
+        client->hold = false;
+        node->holders--;
+        if (node->holders == 0)
+            node_drained (node);
     }
 }
 
@@ -138,6 +157,7 @@ s_remove (node_t *node, client_t *client)
         zlistx_delete (node->subscribers, handle);
     if (node->rpc)
         rpc_client_gone (node->rpc, client->routing_id);
+    s_unhold (node, client);
     zhashx_delete (node->clients, client->key);
 }
 
@@ -216,6 +236,24 @@ client_disconnected (node_t *node, int fd)
     client_reap (node);
     if (again)
         zloop_timer (node->loop, 50, 1, s_on_reprobe, node);
+}
+
+int
+client_holders (node_t *node)
+{
+    //  A holder whose connection closed a moment ago may not be reaped yet;
+    //  waiting for it would only delay the stop.
+    zlistx_t *holders = zlistx_new ();
+    for (client_t *client = (client_t *) zhashx_first (node->clients); client;
+         client = (client_t *) zhashx_next (node->clients))
+        if (client->hold)
+            zlistx_add_end (holders, client);
+    for (client_t *client = (client_t *) zlistx_first (holders); client;
+         client = (client_t *) zlistx_next (holders))
+        s_alive (node, client);
+    zlistx_destroy (&holders);
+    client_reap (node);
+    return node->holders;
 }
 
 static zmsg_t *
@@ -321,6 +359,8 @@ s_info (node_t *node, zmsg_t *reply)
     s_add_stat (reply, "auth_refused", otp_zap_rejected (node->zap));
     s_add_stat (reply, "nodeups", node->stats.nodeups);
     s_add_stat (reply, "nodedowns", node->stats.nodedowns);
+    s_add_stat (reply, "draining", node->draining? 1: 0);
+    s_add_stat (reply, "holders", (uint64_t) node->holders);
     zlistx_destroy (&names);
 }
 
@@ -329,6 +369,7 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
 {
     char command [32], arg [OTP_ARG_MAX + 1];
     zmsg_t *reply = NULL;
+    client_t *tell_draining = NULL;     //  a new watcher of a draining node
     if (otp_msg_str (msg, 1, command, sizeof command)) {
         reply = s_reply (msg, "error");
         zmsg_addstr (reply, "bad command");
@@ -350,9 +391,9 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
     }
     else
     if (streq (command, "stop")) {
+        bool now = node_shutdown (node, "asked to stop");
         reply = s_reply (msg, "ok");
-        zmsg_addstr (reply, "stopping");
-        node_stop (node, 0);
+        zmsg_addstr (reply, now? "stopping": "draining");
     }
     else
     if (streq (command, "monitor")) {
@@ -366,8 +407,12 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
         }
         else {
             client_t *client = s_require (node, routing_id, fd);
-            if (!client->watch)
+            if (!client->watch) {
                 zlistx_add_end (node->subscribers, client);
+                //  It missed the event that every other watcher had.
+                if (node->draining)
+                    tell_draining = client;
+            }
             if (level > client->watch)
                 client->watch = level;
             //  The peers up now, in the same reply: events follow from here
@@ -375,6 +420,23 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
             reply = s_reply (msg, "ok");
             s_add_peers (node, reply);
         }
+    }
+    else
+    if (streq (command, "hold")) {
+        //  A supervisor: the node's shutdown waits until it has gone.
+        client_t *client = s_require (node, routing_id, fd);
+        if (!client->hold) {
+            client->hold = true;
+            node->holders++;
+        }
+        reply = s_reply (msg, "ok");
+    }
+    else
+    if (streq (command, "unhold")) {
+        client_t *client = s_lookup (node, routing_id);
+        if (client)
+            s_unhold (node, client);
+        reply = s_reply (msg, "ok");
     }
     else
     if (streq (command, "attach"))
@@ -397,6 +459,9 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
         zmsg_addstrf (reply, "unknown command '%s'", command);
     }
     node_to_client (node, routing_id, &reply);
+    //  After the reply: the snapshot it carries comes before any event.
+    if (tell_draining && !tell_draining->gone)
+        s_event_to (node, tell_draining, "draining", node->name, "");
 }
 
 static void s_route (node_t *node, const char *from, const char *to, const char *to_node,

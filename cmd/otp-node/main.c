@@ -30,6 +30,9 @@ s_usage (FILE *out)
 "      --heartbeat MS       heartbeat interval (OTP_HEARTBEAT_MS, default 200)\n"
 "      --timeout MS         a silent peer is down after MS (OTP_HEARTBEAT_TIMEOUT_MS,\n"
 "                           default 800)\n"
+"      --drain-timeout MS   on SIGTERM or stop, wait up to MS for the processes\n"
+"                           holding the node to go (OTP_DRAIN_TIMEOUT_MS, default\n"
+"                           30000; 0: do not wait)\n"
 "  -d, --foreground         stay in the foreground and log to stderr\n"
 "  -n, --check              check the configuration and exit\n"
 "  -v, --verbose            log debug messages\n"
@@ -57,9 +60,11 @@ main (int argc, char *argv [])
         .poll_ms = (int) otp_opt_int ("OTP_CLUSTER_POLL_MS", otp_env ("OTP_CLUSTER_POLL_MS", "1000"), 10, 3600000),
         .heartbeat_ms = (int) otp_opt_int ("OTP_HEARTBEAT_MS", otp_env ("OTP_HEARTBEAT_MS", "200"), 10, 600000),
         .timeout_ms = (int) otp_opt_int ("OTP_HEARTBEAT_TIMEOUT_MS", otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", "800"), 20, 3600000),
+        .drain_timeout_ms = (int) otp_opt_int ("OTP_DRAIN_TIMEOUT_MS", otp_env ("OTP_DRAIN_TIMEOUT_MS", "30000"), 0, 3600000),
     };
     bool foreground = false, check = false;
-    enum { OPT_COOKIE_FILE = 256, OPT_NO_EPMD, OPT_NODES, OPT_POLL, OPT_HEARTBEAT, OPT_TIMEOUT };
+    enum { OPT_COOKIE_FILE = 256, OPT_NO_EPMD, OPT_NODES, OPT_POLL, OPT_HEARTBEAT, OPT_TIMEOUT,
+           OPT_DRAIN_TIMEOUT };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, 'N' },
         { "sname", required_argument, NULL, 's' },
@@ -74,6 +79,7 @@ main (int argc, char *argv [])
         { "poll", required_argument, NULL, OPT_POLL },
         { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
         { "foreground", no_argument, NULL, 'd' },
         { "check", no_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
@@ -97,6 +103,9 @@ main (int argc, char *argv [])
             case OPT_POLL: config.poll_ms = (int) otp_opt_int ("--poll", optarg, 10, 3600000); break;
             case OPT_HEARTBEAT: config.heartbeat_ms = (int) otp_opt_int ("--heartbeat", optarg, 10, 600000); break;
             case OPT_TIMEOUT: config.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 20, 3600000); break;
+            case OPT_DRAIN_TIMEOUT:
+                config.drain_timeout_ms = (int) otp_opt_int ("--drain-timeout", optarg, 0, 3600000);
+                break;
             case 'd': foreground = true; break;
             case 'n': check = true; break;
             case 'v': otp_log_set_verbose (true); break;

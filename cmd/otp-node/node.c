@@ -4,12 +4,70 @@
 #include <sys/wait.h>
 #include <sodium.h>
 
+static int
+s_on_stopped (zloop_t *loop, int timer_id, void *arg)
+{
+    return -1;
+}
+
 void
 node_stop (node_t *self, int status)
 {
     if (!self->stopping) {
         self->stopping = true;
         self->exit_status = status;
+        //  Not every handler that can get here ends the loop itself (a
+        //  holder reaped on a monitor event, say): this timer does.
+        if (self->loop)
+            zloop_timer (self->loop, 1, 1, s_on_stopped, self);
+    }
+}
+
+static int
+s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *self = (node_t *) arg;
+    otp_warn ("drain timed out: %d process(es) still holding the node; leaving anyway",
+              self->holders);
+    node_stop (self, 0);
+    return -1;
+}
+
+bool
+node_shutdown (node_t *self, const char *why)
+{
+    if (self->stopping)
+        return true;
+    if (self->draining) {
+        //  The operator insists (a second SIGTERM, another `stop`).
+        otp_info ("%s while draining: stopping at once", why);
+        node_stop (self, 0);
+        return true;
+    }
+    int timeout = self->config->drain_timeout_ms;
+    int holders = timeout > 0? client_holders (self): 0;
+    if (holders == 0) {
+        node_stop (self, 0);
+        return true;
+    }
+    //  Stay a full member - registered, meshed, routing - so that the
+    //  holders (a supervisor) can hand their work to other nodes first.
+    self->draining = true;
+    otp_info ("draining: waiting for %d process(es) holding the node (up to %d ms)",
+              holders, timeout);
+    zloop_timer (self->loop, (size_t) timeout, 1, s_on_drain_timeout, self);
+    client_event (self, false, "draining", self->name, "");
+    //  A watcher found gone may have been the last holder.
+    client_reap (self);
+    return self->stopping;
+}
+
+void
+node_drained (node_t *self)
+{
+    if (self->draining && !self->stopping) {
+        otp_info ("drained");
+        node_stop (self, 0);
     }
 }
 
@@ -112,9 +170,11 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     node_t *self = (node_t *) arg;
     int sig = otp_signal_read (item->fd);
     if (sig == SIGTERM || sig == SIGINT) {
-        otp_info ("received %s, leaving the cluster", strsignal (sig));
-        node_stop (self, 0);
-        return -1;
+        char why [64];
+        snprintf (why, sizeof why, "received %s", strsignal (sig));
+        if (!self->draining)
+            otp_info ("%s, leaving the cluster", why);
+        return node_shutdown (self, why)? -1: 0;
     }
     if (sig == SIGCHLD) {
         //  Remote commands, and the otp-epmd we may have started.

@@ -19,6 +19,7 @@ typedef struct {
     int heartbeat_ms;               //  idle peers are sent a heartbeat this often
     int timeout_ms;                 //  silence after which a peer is down
     int connect_timeout_ms;         //  a peer not up after this is given up
+    int drain_timeout_ms;           //  longest wait for holders at shutdown; 0: none
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -57,6 +58,10 @@ struct _node_t {
     rpc_t *rpc;
     int64_t started;
     bool stopping;
+    //  Shutdown asked for while processes hold the node (`hold`): it keeps
+    //  working, with the peers it has, until they have gone.
+    bool draining;
+    int holders;                    //  processes holding the node (client.c)
     int exit_status;
     struct {
         uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
@@ -68,6 +73,11 @@ struct _node_t {
 //  node.c
 int node_run (const node_config_t *config, int sigfd);
 void node_stop (node_t *self, int status);
+//  SIGTERM, SIGINT or `stop` (`why` for the log): stops, or drains first if
+//  processes hold the node. Returns true if the node is stopping now.
+bool node_shutdown (node_t *self, const char *why);
+//  The last holder has gone: a draining node stops.
+void node_drained (node_t *self);
 void node_event (node_t *self, const char *event, const char *peer, const char *reason);
 //  Sends to a client (ROUTER); drops a watcher or attachment that is gone.
 int node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg);
@@ -130,6 +140,9 @@ void client_disconnected (node_t *node, int fd);
 //  only to those that asked for them (`monitor all`).
 void client_event (node_t *node, bool process, const char *event, const char *name,
                    const char *reason);
+//  Probes the processes holding the node, removes those gone, and returns
+//  how many are left.
+int client_holders (node_t *node);
 
 //  rpc.c: commands run for remote callers (otp-ctl rpc), output streamed back
 rpc_t *rpc_new (node_t *node);

@@ -182,7 +182,10 @@ s_hello_again (node_t *node, peer_t *peer)
 void
 peer_connect (node_t *node, const char *name, const char *host, int port)
 {
-    if (node->stopping || streq (name, node->name) || zhashx_lookup (node->peers, name))
+    //  Draining: the holders hand off to the peers we have; a node met now
+    //  would only see us leave.
+    if (node->stopping || node->draining || streq (name, node->name)
+    ||  zhashx_lookup (node->peers, name))
         return;
     //  A node that left unregistered first, so a strategy finding it again
     //  has found a new instance: forget the old one's goodbye.
@@ -243,7 +246,9 @@ s_on_hello (node_t *node, const char *from, zmsg_t *msg)
         return;
     }
     if (node->stopping)
-        return;         //  draining: nobody joins us now
+        return;         //  leaving: nobody joins us now
+    if (node->draining && !zhashx_lookup (node->peers, name))
+        return;         //  nor while draining; a peer we have may reconnect
     char *left = (char *) zhashx_lookup (node->left, name);
     if (left) {
         if (streq (left, instance))

@@ -1,8 +1,28 @@
 /*  libFuzzer target for everything a daemon parses from the network: the
     input is split into frames at 0xFF bytes, checked against both command
     tables, and every argument is read as a string, an integer and a node
-    name, as the handlers do. Run with `make fuzz`.                         */
+    name, as the handlers do. The same bytes, as a frame list, are read as
+    registry and supervisor payloads and as a child spec. Run with
+    `make fuzz`.                                                            */
 #include "otp.h"
+#include "otp_childspec.h"
+#include "otp_supervisor.h"
+
+//  A child spec's pairs, from the wire, as otp-sup reads them.
+static void
+s_childspec (zmsg_t *pairs)
+{
+    char error [256];
+    otp_childspec_t *spec = otp_childspec_decode (pairs, error, sizeof error);
+    if (spec) {
+        zmsg_t *again = otp_childspec_encode (spec);
+        otp_childspec_t *copy = otp_childspec_dup (spec);
+        otp_childspec_shutdown (copy);
+        otp_childspec_destroy (&copy);
+        zmsg_destroy (&again);
+    }
+    otp_childspec_destroy (&spec);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -41,8 +61,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     zmsg_destroy (&msg);
 
-    const otp_cmd_t *payload_tables [] = { otp_reg_requests, otp_reg_ops };
-    for (int t = 0; t < 2; t++) {
+    const otp_cmd_t *payload_tables [] = {
+        otp_reg_requests, otp_reg_ops, otp_sup_requests, otp_sup_ops
+    };
+    for (int t = 0; t < 4; t++) {
         zframe_t *payload = zframe_new (data, size);
         zmsg_t *batch = otp_payload_decode (payload);
         zframe_destroy (&payload);
@@ -55,9 +77,31 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                     otp_reg_name_valid (text);
                     otp_parse_int (text, 0, LONG_MAX, &value);
                 }
+            //  An ENTRY's last argument is an encoded spec.
+            if (payload_tables [t] == otp_sup_ops && zmsg_size (op) == 8) {
+                zmsg_t *pairs = otp_payload_decode (zmsg_last (op));
+                if (pairs)
+                    s_childspec (pairs);
+                zmsg_destroy (&pairs);
+            }
             zmsg_destroy (&op);
         }
         zmsg_destroy (&batch);
+    }
+
+    //  A start request carries a spec's pairs after its command; the whole
+    //  payload is tried as bare pairs too.
+    zframe_t *payload = zframe_new (data, size);
+    zmsg_t *request = otp_payload_decode (payload);
+    zframe_destroy (&payload);
+    if (request) {
+        s_childspec (request);
+        if (otp_msg_check (request, otp_sup_requests, error, sizeof error) == SUP_START) {
+            zframe_t *command = zmsg_pop (request);
+            zframe_destroy (&command);
+            s_childspec (request);
+        }
+        zmsg_destroy (&request);
     }
     return 0;
 }

@@ -6,9 +6,14 @@
     has. A plain message "!join G", "!leave G", "!register N" or
     "!unregister N" makes it do that (and print "done" or the error).
 
+    With --hold it plays a supervisor at shutdown: it sends `monitor all`
+    and `hold`, so that its node drains before it leaves; on the `draining`
+    event it prints "draining NODE" on stdout, waits --drain-delay MS (its
+    hand-off) and exits 0.
+
     usage: otp-echo -n NODE [--attach NAME] [--register NAME]... [--join GROUP]...
                     [--send ADDR@NODE=TEXT]... [--prefix TEXT] [--delay MS]
-                    [--cookie C]                                            */
+                    [--hold] [--drain-delay MS] [--cookie C]                */
 #include "otp.h"
 #include <getopt.h>
 
@@ -19,7 +24,8 @@ main (int argc, char *argv [])
     otp_signal_cli ();
     const char *node = otp_env ("OTP_NODE_NAME", NULL), *cookie_arg = otp_env ("OTP_COOKIE", NULL);
     const char *attach = NULL, *prefix = "";
-    int delay_ms = 0;
+    int delay_ms = 0, drain_delay_ms = 0;
+    bool hold = false;
     zlistx_t *names = zlistx_new (), *groups = zlistx_new (), *sends = zlistx_new ();
     static const struct option longopts [] = {
         { "node", required_argument, NULL, 'n' },
@@ -30,10 +36,12 @@ main (int argc, char *argv [])
         { "send", required_argument, NULL, 's' },
         { "prefix", required_argument, NULL, 'p' },
         { "delay", required_argument, NULL, 'D' },
+        { "hold", no_argument, NULL, 'H' },
+        { "drain-delay", required_argument, NULL, 'W' },
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "n:c:a:r:g:s:p:D:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "n:c:a:r:g:s:p:D:HW:", longopts, NULL)) != -1) {
         switch (opt) {
             case 'n': node = optarg; break;
             case 'c': cookie_arg = optarg; break;
@@ -43,6 +51,8 @@ main (int argc, char *argv [])
             case 's': zlistx_add_end (sends, optarg); break;
             case 'p': prefix = optarg; break;
             case 'D': delay_ms = (int) otp_opt_int ("--delay", optarg, 0, 3600000); break;
+            case 'H': hold = true; break;
+            case 'W': drain_delay_ms = (int) otp_opt_int ("--drain-delay", optarg, 0, 3600000); break;
             default: return 2;
         }
     }
@@ -74,11 +84,44 @@ main (int argc, char *argv [])
         *at = *eq = 0;
         otp_client_send (client, send, at + 1, eq + 1, strlen (eq + 1));
     }
+    if (hold) {
+        //  As otp-sup does: subscribed before holding, so the node never
+        //  waits for a holder that could not hear it drain.
+        const char *steps [][2] = { { "monitor", "all" }, { "hold", NULL } };
+        for (size_t i = 0; i < sizeof steps / sizeof steps [0]; i++) {
+            bool ok = false;
+            zmsg_t *reply = otp_client_command (client, steps [i][0], steps [i][1], &ok);
+            if (!ok && reply && otp_msg_str (reply, -1, error, sizeof error) == 0)
+                otp_fatal ("%s refused: %s", steps [i][0], error);
+            zmsg_destroy (&reply);
+            if (!ok)
+                otp_fatal ("%s failed: %s", steps [i][0], otp_client_error (client));
+        }
+    }
     fprintf (stderr, "ready %s@%s\n", otp_client_self (client), node);
     while (true) {
-        otp_message_t *message = otp_client_receive (client, -1);
-        if (!message)
+        //  Raw, not otp_client_receive: that one skips EVENTs.
+        zmsg_t *msg = otp_client_recv (client, INT64_MAX);
+        if (!msg)
             otp_fatal ("%s", otp_client_error (client));
+        char event [16];
+        if (hold && zframe_streq (zmsg_first (msg), "EVENT")
+        &&  otp_msg_str (msg, 0, event, sizeof event) == 0 && streq (event, "draining")) {
+            printf ("draining %s\n", node);
+            fflush (stdout);
+            zclock_sleep (drain_delay_ms);
+            zmsg_destroy (&msg);
+            otp_client_destroy (&client);
+            //  A clean exit, so that a sanitizer build has no leak to report.
+            zlistx_destroy (&names);
+            zlistx_destroy (&groups);
+            zlistx_destroy (&sends);
+            return 0;
+        }
+        otp_message_t *message = otp_message_parse (msg);
+        zmsg_destroy (&msg);
+        if (!message)
+            continue;       //  another EVENT, a PING
         if (streq (message->kind, "call")) {
             if (delay_ms)
                 zclock_sleep (delay_ms);

@@ -1,0 +1,336 @@
+/*  A child: one OS process run from a spec, in its own process group, its
+    stdout and stderr logged line by line under its id. Stopping is OTP's
+    shutdown: SIGTERM to the group, SIGKILL once the shutdown time is up
+    (at once for brutal_kill). When the process has exited, what is left of
+    its group is killed too, so grandchildren never outlive it.             */
+#include "sup.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define LINE_MAX_BYTES 4096
+
+typedef struct {
+    int fd;                         //  -1 when closed
+    char buf [LINE_MAX_BYTES + 1];    //  + 1: a line's end is written in place
+    size_t len;
+} stream_t;
+
+struct _child_t {
+    app_t *app;
+    otp_childspec_t *spec;
+    char supervisor [256];
+    char status [16];
+    pid_t pid;                      //  0 when not running
+    bool stop_requested;
+    int kill_timer;                 //  -1: none
+    stream_t out, err;
+    port_t *port;                   //  named children, bridged through stdin/stdout
+    int restarts;
+    child_exit_fn *handler;
+    void *handler_arg;
+};
+
+child_t *
+child_new (app_t *app, otp_childspec_t **spec_p, const char *supervisor)
+{
+    child_t *self = (child_t *) zmalloc (sizeof (child_t));
+    self->app = app;
+    self->spec = *spec_p;
+    *spec_p = NULL;
+    snprintf (self->supervisor, sizeof self->supervisor, "%s", supervisor);
+    snprintf (self->status, sizeof self->status, "stopped");
+    self->kill_timer = -1;
+    self->out.fd = -1;
+    self->err.fd = -1;
+    return self;
+}
+
+static void s_close_streams (child_t *self);
+
+void
+child_destroy (child_t **self_p)
+{
+    child_t *self = *self_p;
+    if (self) {
+        if (self->pid > 0) {
+            //  Never left running unseen: a child destroyed alive is killed.
+            kill (-self->pid, SIGKILL);
+            char key [16];
+            snprintf (key, sizeof key, "%d", (int) self->pid);
+            zhashx_delete (self->app->pids, key);
+        }
+        if (self->kill_timer >= 0)
+            zloop_timer_end (self->app->loop, self->kill_timer);
+        s_close_streams (self);
+        port_destroy (&self->port);
+        otp_childspec_destroy (&self->spec);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+child_set_handler (child_t *self, child_exit_fn *handler, void *arg)
+{
+    self->handler = handler;
+    self->handler_arg = arg;
+}
+
+const otp_childspec_t *child_spec (child_t *self) { return self->spec; }
+const char *child_id (child_t *self) { return self->spec->id; }
+const char *child_supervisor (child_t *self) { return self->supervisor; }
+pid_t child_pid (child_t *self) { return self->pid; }
+bool child_alive (child_t *self) { return self->pid > 0; }
+int child_restarts (child_t *self) { return self->restarts; }
+void child_count_restart (child_t *self) { self->restarts++; }
+const char *child_status (child_t *self) { return self->status; }
+
+void
+child_set_status (child_t *self, const char *status)
+{
+    snprintf (self->status, sizeof self->status, "%s", status);
+}
+
+//  Logs (or hands the port) each whole line; a line longer than the
+//  buffer is cut, not lost.
+static void
+s_lines (child_t *self, stream_t *stream, bool flush)
+{
+    char *start = stream->buf, *end = stream->buf + stream->len, *nl;
+    while ((nl = memchr (start, '\n', (size_t) (end - start)))
+    ||     (flush && start < end)
+    ||     (start == stream->buf && stream->len == LINE_MAX_BYTES)) {
+        char *stop = nl? nl: end;
+        *stop = 0;
+        if (stop > start && stop [-1] == '\r')
+            stop [-1] = 0;
+        bool taken = stream == &self->out && self->port && port_on_line (self->port, start);
+        if (!taken)
+            otp_info ("%s: %s", self->spec->id, start);
+        start = nl? nl + 1: end;
+    }
+    stream->len = (size_t) (end - start);
+    memmove (stream->buf, start, stream->len);
+}
+
+static int
+s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    child_t *self = (child_t *) arg;
+    stream_t *stream = item->fd == self->out.fd? &self->out: &self->err;
+    ssize_t n = read (stream->fd, stream->buf + stream->len, LINE_MAX_BYTES - stream->len);
+    if (n > 0) {
+        stream->len += (size_t) n;
+        s_lines (self, stream, false);
+    }
+    else
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        s_lines (self, stream, true);
+        zmq_pollitem_t gone = { NULL, stream->fd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (self->app->loop, &gone);
+        close (stream->fd);
+        stream->fd = -1;
+    }
+    return 0;
+}
+
+static void
+s_close_streams (child_t *self)
+{
+    stream_t *streams [2] = { &self->out, &self->err };
+    for (int i = 0; i < 2; i++) {
+        stream_t *stream = streams [i];
+        if (stream->fd < 0)
+            continue;
+        //  What the process wrote before it exited is still read: its last
+        //  words are often the reason it died.
+        ssize_t n;
+        while ((n = read (stream->fd, stream->buf + stream->len,
+                          LINE_MAX_BYTES - stream->len)) > 0) {
+            stream->len += (size_t) n;
+            s_lines (self, stream, false);
+        }
+        s_lines (self, stream, true);
+        zmq_pollitem_t gone = { NULL, stream->fd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (self->app->loop, &gone);
+        close (stream->fd);
+        stream->fd = -1;
+    }
+}
+
+static int
+s_pipe (int fds [2], bool parent_reads)
+{
+    if (pipe2 (fds, O_CLOEXEC))
+        return -1;
+    int ours = parent_reads? fds [0]: fds [1];
+    fcntl (ours, F_SETFL, fcntl (ours, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+int
+child_start (child_t *self, bool *busy, char *error, size_t error_size)
+{
+    *busy = false;
+    assert (self->pid == 0);
+    const otp_childspec_t *spec = self->spec;
+    const char *node = self->app->config->node;
+    bool bridged = spec->name && !spec->api;
+    if (spec->name && !self->app->client) {
+        snprintf (error, error_size, "child %s has a name, but otp-sup serves no node (--node)",
+                  spec->id);
+        return -1;
+    }
+    //  The name first: a child that cannot have its name does not run, so
+    //  that a name never runs twice (the holder may be moving away).
+    if (bridged && !self->port) {
+        self->port = port_new (self->app, self, spec->name, error, error_size);
+        if (!self->port)
+            return -1;
+        if (port_register (self->port, busy, error, error_size)) {
+            port_destroy (&self->port);
+            return -1;
+        }
+    }
+    int in [2] = { -1, -1 }, out [2], err [2];
+    if ((bridged && s_pipe (in, false)) || s_pipe (out, true) || s_pipe (err, true)) {
+        snprintf (error, error_size, "pipe: %s", strerror (errno));
+        return -1;
+    }
+    char *env [OTP_CHILD_ENV_MAX + 4];
+    int envc = 0;
+    for (int i = 0; i < spec->envc; i++)
+        env [envc++] = spec->env [i];
+    char *own [3];
+    own [0] = zsys_sprintf ("OTP_NODE=%s", node? node: "");
+    own [1] = zsys_sprintf ("OTP_CHILD_ID=%s", spec->id);
+    own [2] = zsys_sprintf ("OTP_NAME=%s", spec->name? spec->name: "");
+    for (int i = 0; i < 3; i++)
+        env [envc++] = own [i];
+    env [envc] = NULL;
+    otp_spawn_opts_t opts = {
+        .argv = spec->argv,
+        .new_session = true,
+        .null_stdio = true,
+        .stdio = { bridged? in [0]: 0, out [1], err [1] },
+        .env = env,
+        .cwd = spec->cwd,
+        .death_signal = SIGKILL,
+    };
+    pid_t pid = otp_spawn (&opts, error, error_size);
+    for (int i = 0; i < 3; i++)
+        zstr_free (&own [i]);
+    if (bridged)
+        close (in [0]);
+    close (out [1]);
+    close (err [1]);
+    if (pid < 0) {
+        if (bridged)
+            close (in [1]);
+        close (out [0]);
+        close (err [0]);
+        self->app->stats.exec_failures++;
+        child_set_status (self, "failed");
+        return -1;
+    }
+    self->pid = pid;
+    self->stop_requested = false;
+    self->app->stats.starts++;
+    char key [16];
+    snprintf (key, sizeof key, "%d", (int) pid);
+    zhashx_update (self->app->pids, key, self);
+    self->out.fd = out [0];
+    self->err.fd = err [0];
+    self->out.len = self->err.len = 0;
+    zmq_pollitem_t item = { NULL, out [0], ZMQ_POLLIN, 0 };
+    zloop_poller (self->app->loop, &item, s_on_output, self);
+    item.fd = err [0];
+    zloop_poller (self->app->loop, &item, s_on_output, self);
+    if (self->port)
+        port_set_stdin (self->port, bridged? in [1]: -1);
+    child_set_status (self, "running");
+    otp_info ("%s: started, pid %d", spec->id, (int) pid);
+    return 0;
+}
+
+static int
+s_on_kill_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    child_t *self = (child_t *) arg;
+    self->kill_timer = -1;
+    if (self->pid > 0) {
+        otp_warn ("%s: still running %d ms after SIGTERM; SIGKILL", self->spec->id,
+                  otp_childspec_shutdown (self->spec));
+        kill (-self->pid, SIGKILL);
+    }
+    return 0;
+}
+
+void
+child_stop (child_t *self)
+{
+    if (self->pid <= 0 || self->stop_requested)
+        return;
+    self->stop_requested = true;
+    child_set_status (self, "stopping");
+    int shutdown = otp_childspec_shutdown (self->spec);
+    if (shutdown == OTP_SHUTDOWN_BRUTAL) {
+        kill (-self->pid, SIGKILL);
+        return;
+    }
+    kill (-self->pid, SIGTERM);
+    if (shutdown > 0)
+        self->kill_timer = zloop_timer (self->app->loop, (size_t) shutdown, 1, s_on_kill_timer, self);
+}
+
+void
+child_kill (child_t *self)
+{
+    if (self->pid > 0) {
+        self->stop_requested = true;
+        kill (-self->pid, SIGKILL);
+    }
+}
+
+void
+child_release (child_t *self)
+{
+    port_destroy (&self->port);
+}
+
+void
+child_reaped (app_t *app, pid_t pid, int wstatus)
+{
+    char key [16];
+    snprintf (key, sizeof key, "%d", (int) pid);
+    child_t *self = (child_t *) zhashx_lookup (app->pids, key);
+    if (!self)
+        return;         //  a grandchild we inherited as subreaper, or a failed exec
+    zhashx_delete (app->pids, key);
+    //  The group goes with its leader: nothing it started lives on.
+    kill (-pid, SIGKILL);
+    self->pid = 0;
+    if (self->kill_timer >= 0) {
+        zloop_timer_end (app->loop, self->kill_timer);
+        self->kill_timer = -1;
+    }
+    s_close_streams (self);
+    if (self->port)
+        port_set_stdin (self->port, -1);
+    int status = WIFEXITED (wstatus)? WEXITSTATUS (wstatus)
+               : WIFSIGNALED (wstatus)? 128 + WTERMSIG (wstatus): 255;
+    bool requested = self->stop_requested;
+    self->stop_requested = false;
+    app->stats.exits++;
+    child_set_status (self, "stopped");
+    if (requested)
+        otp_info ("%s: stopped (status %d)", self->spec->id, status);
+    else
+    if (WIFSIGNALED (wstatus))
+        otp_warn ("%s: killed by %s", self->spec->id, strsignal (WTERMSIG (wstatus)));
+    else
+        otp_info ("%s: exited with status %d", self->spec->id, status);
+    if (self->handler)
+        self->handler (self, status, requested, self->handler_arg);
+}

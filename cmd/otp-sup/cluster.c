@@ -1,0 +1,1082 @@
+/*  The cluster supervisor (Horde's DynamicSupervisor): every otp-sup of
+    the cluster is a member; every member holds every child's entry and
+    runs the children whose entry names it as owner.
+
+    An entry is a last-writer-wins register: each change is a new version
+    (epoch + 1, writer = the member that made it), sent to every member,
+    and everywhere the version with the higher (epoch, writer) wins. So all
+    members end with the same table whatever order versions arrive in, and
+    after a partition heals each child has one owner again: the other
+    instance is stopped. A member that sees an older version than its own
+    sends its own back, so a lost message heals at the next change.
+
+    Placement is rendezvous hashing (highest hash of child id and member
+    name) over the live members, or a random live member for new children
+    with the `random` strategy. A child whose owner is gone (its node went
+    down, or its otp-sup does not answer) is given by every member to the
+    same survivor, since they compute the same hash over the same members;
+    if views differ for a moment, the versions settle it.
+
+    A child's name is taken before it starts (see child.c): while the old
+    holder still has it, the new owner waits and tries again, so a named
+    child never runs twice, not even during a hand-off.                    */
+#include "sup.h"
+#include <sodium.h>
+
+#define CLUSTER_TICK_MS 20
+#define CLUSTER_BEAT_MS 500
+#define CLUSTER_RETRY_MIN_MS 5
+#define CLUSTER_RETRY_MAX_MS 500
+#define CLUSTER_BATCH 256               //  entries per message of a table
+
+typedef enum { ENTRY_RUNNING, ENTRY_STOPPED, ENTRY_DELETED } estate_t;
+static const char *s_states [] = { "running", "stopped", "deleted", NULL };
+
+typedef struct {
+    cluster_t *cluster;
+    char id [OTP_CHILD_ID_MAX + 1];
+    otp_childspec_t *spec;
+    uint64_t epoch;
+    char writer [OTP_NODE_MAX + 1];
+    char owner [OTP_NODE_MAX + 1];
+    estate_t state;
+    uint64_t generation;            //  restart-child: a new one
+    //  How it runs at its owner, as the owner last said.
+    uint64_t run_epoch;
+    long pid;
+    int restarts;
+    char status [16];
+    //  Here, when we own it.
+    child_t *child;
+    uint64_t child_generation;
+    otp_message_t *stop_call;       //  a stop-child waiting for the exit
+    int64_t retry_at;               //  waiting for its name: try again then
+    int retry_ms;
+    int64_t orphaned_at;            //  quorum: its owner went at this time
+} entry_t;
+
+typedef struct {
+    char name [OTP_NODE_MAX + 1];
+    bool up;                        //  the node is up
+    bool member;                    //  its otp-sup said HELLO or TABLE
+    bool gone;                      //  its otp-sup did not answer (noproc)
+    bool leaving;                   //  it is draining
+} peer_t;
+
+typedef enum { STRATEGY_UNIFORM, STRATEGY_RANDOM, STRATEGY_QUORUM } strategy_t;
+
+struct _cluster_t {
+    app_t *app;
+    const char *me;
+    strategy_t strategy;
+    zhashx_t *entries;              //  id -> entry_t
+    zhashx_t *peers;                //  node -> peer_t
+    zlistx_t *restarts;             //  times of recent restarts here (intensity)
+    bool leaving;
+    bool stopped;                   //  escalated or lost: nothing runs here any more
+    int timer;
+    int64_t next_beat;
+    struct {
+        uint64_t failovers, handoffs, conflicts, versions_in, versions_out, bad_batches;
+    } stats;
+};
+
+static void s_reconcile (cluster_t *self, entry_t *entry);
+
+//  The entries, in a list of their own: safe to walk while entries change.
+//  (CZMQ's zhashx_values gives the list the table's destructor.)
+static zlistx_t *
+s_entries (cluster_t *self)
+{
+    zlistx_t *list = zhashx_values (self->entries);
+    zlistx_set_destructor (list, NULL);
+    return list;
+}
+static void s_check_orphans (cluster_t *self);
+
+static void
+s_entry_destroy (entry_t **self_p)
+{
+    entry_t *self = *self_p;
+    if (self) {
+        child_destroy (&self->child);
+        otp_childspec_destroy (&self->spec);
+        otp_message_destroy (&self->stop_call);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  -------------------------------------------------------------------------
+//  Members
+
+static peer_t *
+s_peer (cluster_t *self, const char *node)
+{
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, node);
+    if (!peer) {
+        peer = (peer_t *) zmalloc (sizeof (peer_t));
+        snprintf (peer->name, sizeof peer->name, "%s", node);
+        zhashx_insert (self->peers, node, peer);
+    }
+    return peer;
+}
+
+static bool
+s_peer_live (peer_t *peer)
+{
+    return peer && peer->up && peer->member && !peer->gone;
+}
+
+//  Whether `node` still owns what it owns: it is us, or a member whose
+//  node is up and whose otp-sup answers (draining or not).
+static bool
+s_owner_alive (cluster_t *self, const char *node)
+{
+    if (streq (node, self->me))
+        return !self->stopped;
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, node);
+    //  A node up whose otp-sup has not said HELLO yet may be starting:
+    //  not gone until it fails to answer.
+    return peer && peer->up && !peer->gone;
+}
+
+//  Members a child may be placed on, sorted.
+static zlistx_t *
+s_placement (cluster_t *self, const char *except)
+{
+    zlistx_t *nodes = zlistx_new ();
+    if (!self->leaving && !self->stopped && !(except && streq (except, self->me)))
+        zlistx_add_end (nodes, (void *) self->me);
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (s_peer_live (peer) && !peer->leaving && !(except && streq (except, peer->name)))
+            zlistx_add_end (nodes, peer->name);
+    return nodes;
+}
+
+static int
+s_members_seen (cluster_t *self)
+{
+    int count = 1;
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (s_peer_live (peer))
+            count++;
+    return count;
+}
+
+static bool
+s_quorum (cluster_t *self)
+{
+    if (self->strategy != STRATEGY_QUORUM)
+        return true;
+    return s_members_seen (self) >= self->app->config->members / 2 + 1;
+}
+
+//  FNV-1a of the id and the node: rendezvous hashing.
+static uint64_t
+s_weight (const char *id, const char *node)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (const char *c = id; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ULL;
+    hash = (hash ^ 0xFF) * 1099511628211ULL;
+    for (const char *c = node; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ULL;
+    //  A final mix: FNV's low bits alone spread poorly over few members.
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    return hash;
+}
+
+static const char *
+s_hash_owner (zlistx_t *nodes, const char *id)
+{
+    const char *best = NULL;
+    uint64_t best_weight = 0;
+    for (const char *node = (const char *) zlistx_first (nodes); node;
+         node = (const char *) zlistx_next (nodes)) {
+        uint64_t weight = s_weight (id, node);
+        if (!best || weight > best_weight || (weight == best_weight && strcmp (node, best) > 0)) {
+            best = node;
+            best_weight = weight;
+        }
+    }
+    return best;
+}
+
+//  -------------------------------------------------------------------------
+//  Versions on the wire
+
+static void
+s_add_entry (zmsg_t *ops, entry_t *entry)
+{
+    zmsg_addstr (ops, "ENTRY");
+    zmsg_addstr (ops, entry->id);
+    zmsg_addstrf (ops, "%" PRIu64, entry->epoch);
+    zmsg_addstr (ops, entry->writer);
+    zmsg_addstr (ops, entry->owner);
+    zmsg_addstr (ops, s_states [entry->state]);
+    zmsg_addstrf (ops, "%" PRIu64, entry->generation);
+    zmsg_t *pairs = otp_childspec_encode (entry->spec);
+    zframe_t *spec = zmsg_encode (pairs);
+    zmsg_destroy (&pairs);
+    zmsg_append (ops, &spec);
+}
+
+static void
+s_add_run (zmsg_t *ops, entry_t *entry)
+{
+    zmsg_addstr (ops, "RUN");
+    zmsg_addstr (ops, entry->id);
+    zmsg_addstrf (ops, "%" PRIu64, entry->epoch);
+    zmsg_addstrf (ops, "%ld", entry->child? (long) child_pid (entry->child): 0L);
+    zmsg_addstrf (ops, "%d", entry->child? child_restarts (entry->child): 0);
+    zmsg_addstr (ops, entry->child? child_status (entry->child): "stopped");
+}
+
+static void
+s_send (cluster_t *self, const char *node, zmsg_t *ops)
+{
+    zframe_t *payload = zmsg_encode (ops);
+    if (otp_client_send (self->app->client, OTP_SUP_PROCESS, node, zframe_data (payload),
+                         zframe_size (payload)))
+        otp_debug ("cannot send to %s's otp-sup", node);
+    zframe_destroy (&payload);
+}
+
+static void
+s_broadcast (cluster_t *self, zmsg_t **ops_p)
+{
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->up && !peer->gone)
+            s_send (self, peer->name, *ops_p);
+    zmsg_destroy (ops_p);
+}
+
+static void
+s_publish (cluster_t *self, entry_t *entry, bool version, bool run)
+{
+    zmsg_t *ops = zmsg_new ();
+    if (version) {
+        s_add_entry (ops, entry);
+        self->stats.versions_out++;
+    }
+    if (run)
+        s_add_run (ops, entry);
+    s_broadcast (self, &ops);
+}
+
+//  Our table, to one member, in messages of CLUSTER_BATCH entries.
+static void
+s_send_table (cluster_t *self, const char *node, const char *op)
+{
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, op);
+    zmsg_addstr (ops, self->app->config->strategy);
+    int count = 0;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        s_add_entry (ops, entry);
+        if (entry->child)
+            s_add_run (ops, entry);
+        if (++count % CLUSTER_BATCH == 0) {
+            s_send (self, node, ops);
+            zmsg_destroy (&ops);
+            ops = zmsg_new ();
+        }
+    }
+    if (zmsg_size (ops))
+        s_send (self, node, ops);
+    zmsg_destroy (&ops);
+}
+
+static bool
+s_newer (uint64_t epoch, const char *writer, const entry_t *than)
+{
+    return epoch > than->epoch || (epoch == than->epoch && strcmp (writer, than->writer) > 0);
+}
+
+//  A new version written here.
+static void
+s_write (cluster_t *self, entry_t *entry, const char *owner, estate_t state, bool new_generation)
+{
+    entry->epoch++;
+    snprintf (entry->writer, sizeof entry->writer, "%s", self->me);
+    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
+    entry->state = state;
+    if (new_generation)
+        entry->generation++;
+    entry->orphaned_at = 0;
+    s_publish (self, entry, true, false);
+    s_reconcile (self, entry);
+}
+
+//  -------------------------------------------------------------------------
+//  Running what we own
+
+static void s_on_child_exit (child_t *child, int status, bool requested, void *arg);
+
+static void
+s_start (cluster_t *self, entry_t *entry)
+{
+    char error [1024];
+    bool busy;
+    entry->retry_at = 0;
+    if (child_start (entry->child, &busy, error, sizeof error) == 0) {
+        entry->retry_ms = 0;
+        s_publish (self, entry, false, true);
+        return;
+    }
+    if (busy) {
+        //  The name is still held: by the instance that is moving away, or
+        //  by a registry that has not yet heard its owner died.
+        entry->retry_ms = entry->retry_ms? entry->retry_ms * 2: CLUSTER_RETRY_MIN_MS;
+        if (entry->retry_ms > CLUSTER_RETRY_MAX_MS)
+            entry->retry_ms = CLUSTER_RETRY_MAX_MS;
+        entry->retry_at = zclock_mono () + entry->retry_ms;
+        child_set_status (entry->child, "waiting");
+        otp_debug ("%s", error);
+    }
+    else {
+        otp_warn ("%s", error);
+        child_set_status (entry->child, "failed");
+    }
+    s_publish (self, entry, false, true);
+}
+
+static bool
+s_wanted_here (cluster_t *self, entry_t *entry)
+{
+    return entry->state == ENTRY_RUNNING && streq (entry->owner, self->me)
+        && !self->leaving && !self->stopped && s_quorum (self);
+}
+
+//  Draining: a child of ours that no longer runs here goes to the member
+//  it would go to if we were gone.
+static void
+s_handoff (cluster_t *self, entry_t *entry)
+{
+    if (!self->leaving || entry->state != ENTRY_RUNNING || !streq (entry->owner, self->me))
+        return;
+    zlistx_t *nodes = s_placement (self, self->me);
+    const char *heir = s_hash_owner (nodes, entry->id);
+    if (heir) {
+        self->stats.handoffs++;
+        otp_info ("%s: handed off to %s", entry->id, heir);
+        s_write (self, entry, heir, ENTRY_RUNNING, false);
+    }
+    else
+        otp_warn ("%s: no member to hand it to; it stops with us", entry->id);
+    zlistx_destroy (&nodes);
+}
+
+//  Makes what runs here agree with the entry.
+static void
+s_reconcile (cluster_t *self, entry_t *entry)
+{
+    bool want = s_wanted_here (self, entry);
+    if (want && !entry->child) {
+        otp_childspec_t *spec = otp_childspec_dup (entry->spec);
+        entry->child = child_new (self->app, &spec, "cluster");
+        child_set_handler (entry->child, s_on_child_exit, entry);
+        entry->child_generation = entry->generation;
+        s_start (self, entry);
+    }
+    else
+    if (want && entry->child_generation != entry->generation) {
+        //  restart-child: the old process goes first, then the new one.
+        if (child_alive (entry->child))
+            child_stop (entry->child);
+        else {
+            entry->child_generation = entry->generation;
+            s_start (self, entry);
+        }
+    }
+    else
+    if (!want && entry->child) {
+        if (child_alive (entry->child))
+            child_stop (entry->child);
+        else {
+            child_release (entry->child);
+            child_destroy (&entry->child);
+            s_publish (self, entry, false, true);
+            if (entry->stop_call)
+                requests_reply (self->app, &entry->stop_call, NULL);
+            //  Draining: it stopped here, so now it may start elsewhere.
+            s_handoff (self, entry);
+            app_check_done (self->app);
+        }
+    }
+}
+
+static bool
+s_too_many (cluster_t *self)
+{
+    int64_t now = zclock_mono ();
+    char *stamp;
+    while ((stamp = (char *) zlistx_first (self->restarts))
+    &&     now - atoll (stamp) >= self->app->config->period_ms)
+        zlistx_delete (self->restarts, zlistx_cursor (self->restarts));
+    zlistx_add_end (self->restarts, zsys_sprintf ("%" PRId64, now));
+    return (int) zlistx_size (self->restarts) > self->app->config->intensity;
+}
+
+static void
+s_on_child_exit (child_t *child, int status, bool requested, void *arg)
+{
+    entry_t *entry = (entry_t *) arg;
+    cluster_t *self = entry->cluster;
+    if (requested || !s_wanted_here (self, entry)) {
+        s_reconcile (self, entry);
+        return;
+    }
+    const otp_childspec_t *spec = entry->spec;
+    if (spec->restart == OTP_RESTART_TEMPORARY) {
+        s_write (self, entry, entry->owner, ENTRY_DELETED, false);
+        return;
+    }
+    if (spec->restart == OTP_RESTART_TRANSIENT && status == 0) {
+        s_write (self, entry, entry->owner, ENTRY_STOPPED, false);
+        return;
+    }
+    if (s_too_many (self)) {
+        otp_warn ("cluster supervisor gave up: more than %d restarts in %d s",
+                  self->app->config->intensity, self->app->config->period_ms / 1000);
+        app_shutdown (self->app, 1);
+        return;
+    }
+    self->app->stats.restarts++;
+    child_count_restart (entry->child);
+    otp_info ("cluster: restarting %s", entry->id);
+    s_start (self, entry);
+}
+
+//  -------------------------------------------------------------------------
+//  Versions from other members
+
+static bool
+s_node_valid (const char *node)
+{
+    char name [OTP_NAME_MAX + 1], host [OTP_HOST_MAX + 1];
+    return otp_node_split (node, name, sizeof name, host, sizeof host) == 0;
+}
+
+//  Applies a version; if ours is newer, the sender gets ours.
+static void
+s_apply (cluster_t *self, const char *from, zmsg_t *op)
+{
+    char id [OTP_CHILD_ID_MAX + 1], writer [OTP_NODE_MAX + 1], owner [OTP_NODE_MAX + 1];
+    char state [16], error [512];
+    long epoch, generation;
+    if (otp_msg_str (op, 0, id, sizeof id) || otp_msg_int (op, 1, 0, LONG_MAX, &epoch)
+    ||  otp_msg_str (op, 2, writer, sizeof writer) || otp_msg_str (op, 3, owner, sizeof owner)
+    ||  otp_msg_str (op, 4, state, sizeof state) || otp_msg_int (op, 5, 0, LONG_MAX, &generation)
+    ||  !s_node_valid (writer) || !s_node_valid (owner)) {
+        self->stats.bad_batches++;
+        return;
+    }
+    int index = -1;
+    for (int i = 0; s_states [i]; i++)
+        if (streq (state, s_states [i]))
+            index = i;
+    zmsg_t *pairs = otp_payload_decode (otp_msg_arg (op, 6));
+    otp_childspec_t *spec = pairs? otp_childspec_decode (pairs, error, sizeof error): NULL;
+    zmsg_destroy (&pairs);
+    if (index < 0 || !spec || !streq (spec->id, id)) {
+        otp_childspec_destroy (&spec);
+        self->stats.bad_batches++;
+        return;
+    }
+    self->stats.versions_in++;
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (entry && !s_newer ((uint64_t) epoch, writer, entry)) {
+        otp_childspec_destroy (&spec);
+        if (entry->epoch != (uint64_t) epoch || !streq (entry->writer, writer)) {
+            //  Theirs is older: they get ours, and converge.
+            self->stats.conflicts++;
+            zmsg_t *ops = zmsg_new ();
+            s_add_entry (ops, entry);
+            s_add_run (ops, entry);
+            s_send (self, from, ops);
+            zmsg_destroy (&ops);
+        }
+        return;
+    }
+    if (!entry) {
+        entry = (entry_t *) zmalloc (sizeof (entry_t));
+        entry->cluster = self;
+        snprintf (entry->id, sizeof entry->id, "%s", id);
+        zhashx_insert (self->entries, id, entry);
+    }
+    else
+    if (entry->child && !streq (owner, self->me))
+        self->stats.conflicts++;
+    otp_childspec_destroy (&entry->spec);
+    entry->spec = spec;
+    entry->epoch = (uint64_t) epoch;
+    snprintf (entry->writer, sizeof entry->writer, "%s", writer);
+    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
+    entry->state = (estate_t) index;
+    entry->generation = (uint64_t) generation;
+    entry->orphaned_at = 0;
+    s_reconcile (self, entry);
+}
+
+static void
+s_apply_run (cluster_t *self, zmsg_t *op)
+{
+    char id [OTP_CHILD_ID_MAX + 1], status [16];
+    long epoch, pid, restarts;
+    if (otp_msg_str (op, 0, id, sizeof id) || otp_msg_int (op, 1, 0, LONG_MAX, &epoch)
+    ||  otp_msg_int (op, 2, 0, INT_MAX, &pid) || otp_msg_int (op, 3, 0, INT_MAX, &restarts)
+    ||  otp_msg_str (op, 4, status, sizeof status)) {
+        self->stats.bad_batches++;
+        return;
+    }
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (entry && (uint64_t) epoch >= entry->run_epoch && !entry->child) {
+        entry->run_epoch = (uint64_t) epoch;
+        entry->pid = pid;
+        entry->restarts = (int) restarts;
+        snprintf (entry->status, sizeof entry->status, "%s", status);
+    }
+}
+
+static void
+s_member_seen (cluster_t *self, const char *node, const char *strategy)
+{
+    peer_t *peer = s_peer (self, node);
+    bool was = s_peer_live (peer);
+    peer->up = true;        //  it reached us, so its node is up
+    peer->member = true;
+    peer->gone = false;
+    peer->leaving = false;
+    if (!streq (strategy, self->app->config->strategy))
+        otp_warn ("member %s uses the %s strategy, we use %s", node, strategy,
+                  self->app->config->strategy);
+    if (!was)
+        otp_info ("member %s joined", node);
+}
+
+void
+cluster_on_batch (cluster_t *self, const char *from, zframe_t *payload)
+{
+    zmsg_t *batch = otp_payload_decode (payload);
+    if (!batch) {
+        self->stats.bad_batches++;
+        return;
+    }
+    bool changed = false;
+    zmsg_t *op;
+    int index;
+    while ((index = otp_batch_pop (batch, otp_sup_ops, &op)) >= 0) {
+        char strategy [16];
+        if (index == SUP_OP_HELLO || index == SUP_OP_TABLE) {
+            if (otp_msg_str (op, 0, strategy, sizeof strategy) == 0) {
+                s_member_seen (self, from, strategy);
+                changed = true;
+                if (index == SUP_OP_HELLO)
+                    s_send_table (self, from, "TABLE");
+            }
+        }
+        else
+        if (index == SUP_OP_ENTRY)
+            s_apply (self, from, op);
+        else
+        if (index == SUP_OP_RUN)
+            s_apply_run (self, op);
+        else
+        if (index == SUP_OP_LEAVING) {
+            s_peer (self, from)->leaving = true;
+            otp_info ("member %s is draining", from);
+        }
+        zmsg_destroy (&op);
+    }
+    if (index == -2)
+        self->stats.bad_batches++;
+    zmsg_destroy (&batch);
+    if (changed)
+        s_check_orphans (self);
+}
+
+//  -------------------------------------------------------------------------
+//  Membership
+
+static void
+s_reconcile_all (cluster_t *self)
+{
+    zlistx_t *entries = s_entries (self);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries))
+        s_reconcile (self, entry);
+    zlistx_destroy (&entries);
+}
+
+//  Children whose owner is gone get a new one: the same survivor at every
+//  member. With the quorum strategy, only with a quorum, and only after
+//  the failover delay, by which time the minority has stopped its own.
+static void
+s_check_orphans (cluster_t *self)
+{
+    if (self->leaving || self->stopped)
+        return;
+    bool quorum = s_quorum (self);
+    s_reconcile_all (self);         //  quorum lost or regained
+    if (!quorum)
+        return;
+    int64_t now = zclock_mono ();
+    zlistx_t *nodes = s_placement (self, NULL);
+    zlistx_t *entries = s_entries (self);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries)) {
+        if (entry->state == ENTRY_DELETED || s_owner_alive (self, entry->owner))
+            continue;
+        if (self->strategy == STRATEGY_QUORUM && self->app->config->failover_delay_ms > 0) {
+            if (!entry->orphaned_at)
+                entry->orphaned_at = now;
+            if (now - entry->orphaned_at < self->app->config->failover_delay_ms)
+                continue;
+        }
+        const char *heir = s_hash_owner (nodes, entry->id);
+        if (!heir)
+            break;
+        if (entry->state == ENTRY_RUNNING && entry->spec->restart == OTP_RESTART_TEMPORARY) {
+            //  Horde's rule: a temporary child is not restarted elsewhere.
+            s_write (self, entry, heir, ENTRY_DELETED, false);
+            continue;
+        }
+        if (entry->state == ENTRY_RUNNING && streq (heir, self->me)) {
+            self->stats.failovers++;
+            otp_info ("%s: its member %s is gone; restarting it here", entry->id, entry->owner);
+        }
+        s_write (self, entry, heir, entry->state, false);
+    }
+    zlistx_destroy (&entries);
+    zlistx_destroy (&nodes);
+}
+
+static void
+s_hello (cluster_t *self, const char *node)
+{
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, "HELLO");
+    zmsg_addstr (ops, self->app->config->strategy);
+    //  A call, so that a node without otp-sup answers noproc at once.
+    zframe_t *payload = zmsg_encode (ops);
+    zmsg_destroy (&ops);
+    otp_client_send_request (self->app->client, OTP_SUP_PROCESS, node, zframe_data (payload),
+                             zframe_size (payload), "hello");
+    zframe_destroy (&payload);
+}
+
+void
+cluster_on_nodeup (cluster_t *self, const char *node)
+{
+    peer_t *peer = s_peer (self, node);
+    peer->up = true;
+    peer->gone = false;
+    peer->member = false;
+    peer->leaving = false;
+    s_hello (self, node);
+}
+
+void
+cluster_on_nodedown (cluster_t *self, const char *node)
+{
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, node);
+    if (!peer)
+        return;
+    bool was = s_peer_live (peer);
+    peer->up = false;
+    peer->member = false;
+    if (was)
+        otp_info ("member %s is down", node);
+    s_check_orphans (self);
+}
+
+//  A reply to our HELLO or a BEAT: a noproc says its otp-sup is gone.
+void
+cluster_on_beat_reply (cluster_t *self, otp_message_t *message)
+{
+    char node [OTP_NODE_MAX + 1];
+    const char *at = strchr (message->from, '@');
+    if (!at)
+        return;
+    snprintf (node, sizeof node, "%s", at + 1);
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, node);
+    if (!peer)
+        return;
+    if (streq (message->kind, "noproc")) {
+        if (!peer->gone) {
+            peer->gone = true;
+            otp_info ("member %s: no otp-sup answers there", node);
+            s_check_orphans (self);
+        }
+    }
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    cluster_t *self = (cluster_t *) arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *entries = s_entries (self);
+    bool orphans = false;
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries)) {
+        if (entry->child && entry->retry_at && now >= entry->retry_at
+        &&  !child_alive (entry->child) && s_wanted_here (self, entry))
+            s_start (self, entry);
+        if (entry->orphaned_at)
+            orphans = true;
+    }
+    zlistx_destroy (&entries);
+    if (orphans)
+        s_check_orphans (self);
+    if (now >= self->next_beat) {
+        self->next_beat = now + CLUSTER_BEAT_MS;
+        for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+             peer = (peer_t *) zhashx_next (self->peers)) {
+            if (!peer->up || peer->gone)
+                continue;
+            if (!peer->member)
+                s_hello (self, peer->name);
+            else {
+                zmsg_t *ops = zmsg_new ();
+                zmsg_addstr (ops, "BEAT");
+                zframe_t *payload = zmsg_encode (ops);
+                zmsg_destroy (&ops);
+                otp_client_send_request (self->app->client, OTP_SUP_PROCESS, peer->name,
+                                         zframe_data (payload), zframe_size (payload), "beat");
+                zframe_destroy (&payload);
+            }
+        }
+    }
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  The class
+
+cluster_t *
+cluster_new (app_t *app)
+{
+    cluster_t *self = (cluster_t *) zmalloc (sizeof (cluster_t));
+    self->app = app;
+    self->me = app->config->node;
+    const char *strategy = app->config->strategy;
+    self->strategy = streq (strategy, "random")? STRATEGY_RANDOM
+                   : streq (strategy, "quorum")? STRATEGY_QUORUM: STRATEGY_UNIFORM;
+    self->entries = zhashx_new ();
+    zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) s_entry_destroy);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
+    self->restarts = zlistx_new ();
+    zlistx_set_destructor (self->restarts, (zlistx_destructor_fn *) zstr_free);
+    self->timer = zloop_timer (app->loop, CLUSTER_TICK_MS, 0, s_on_tick, self);
+    return self;
+}
+
+void
+cluster_destroy (cluster_t **self_p)
+{
+    cluster_t *self = *self_p;
+    if (self) {
+        zloop_timer_end (self->app->loop, self->timer);
+        zhashx_destroy (&self->entries);
+        zhashx_destroy (&self->peers);
+        zlistx_destroy (&self->restarts);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+cluster_drain (cluster_t *self)
+{
+    if (self->leaving)
+        return;
+    self->leaving = true;
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, "LEAVING");
+    s_broadcast (self, &ops);
+    otp_info ("draining: handing children off");
+    s_reconcile_all (self);
+    //  Those not running here (waiting for a quorum) go at once.
+    zlistx_t *entries = s_entries (self);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries))
+        if (!entry->child)
+            s_handoff (self, entry);
+    zlistx_destroy (&entries);
+    app_check_done (self->app);
+}
+
+void
+cluster_stop (cluster_t *self)
+{
+    self->stopped = true;
+    zlistx_t *entries = s_entries (self);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries))
+        if (entry->child)
+            child_kill (entry->child);
+    zlistx_destroy (&entries);
+    app_check_done (self->app);
+}
+
+bool
+cluster_stopped (cluster_t *self)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->child && child_alive (entry->child))
+            return false;
+    return true;
+}
+
+bool
+cluster_has (cluster_t *self, const char *id)
+{
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    return entry && entry->state != ENTRY_DELETED;
+}
+
+//  -------------------------------------------------------------------------
+//  Requests
+
+void
+cluster_start_child (cluster_t *self, otp_childspec_t **spec_p, otp_message_t **call_p)
+{
+    otp_childspec_t *spec = *spec_p;
+    entry_t *old = (entry_t *) zhashx_lookup (self->entries, spec->id);
+    zlistx_t *nodes = s_placement (self, NULL);
+    const char *target = NULL;
+    if (self->leaving || self->stopped)
+        requests_error (self->app, call_p, "%s is draining; ask another member", self->me);
+    else
+    if (old && old->state != ENTRY_DELETED)
+        requests_error (self->app, call_p, "child %s is already present (on %s)", spec->id, old->owner);
+    else
+    if (self->app->tree && tree_has (self->app->tree, spec->id))
+        requests_error (self->app, call_p, "child %s is already present (in the local tree)", spec->id);
+    else
+    if (!s_quorum (self))
+        requests_error (self->app, call_p, "no quorum: %d of %d members seen", s_members_seen (self),
+                        self->app->config->members);
+    else
+    if (spec->node) {
+        for (const char *node = (const char *) zlistx_first (nodes); node && !target;
+             node = (const char *) zlistx_next (nodes))
+            if (streq (node, spec->node))
+                target = node;
+        if (!target)
+            requests_error (self->app, call_p, "%s is not a member of this supervisor", spec->node);
+    }
+    else
+    if (self->strategy == STRATEGY_RANDOM && zlistx_size (nodes)) {
+        size_t pick = (size_t) randombytes_uniform ((uint32_t) zlistx_size (nodes));
+        target = (const char *) zlistx_first (nodes);
+        while (pick--)
+            target = (const char *) zlistx_next (nodes);
+    }
+    else
+        target = s_hash_owner (nodes, spec->id);
+    if (*call_p && !target)
+        requests_error (self->app, call_p, "no member to run it on");
+    if (!*call_p) {
+        zlistx_destroy (&nodes);
+        otp_childspec_destroy (spec_p);
+        return;
+    }
+    if (!streq (target, self->me)) {
+        requests_moved (self->app, call_p, target);
+        zlistx_destroy (&nodes);
+        otp_childspec_destroy (spec_p);
+        return;
+    }
+    zlistx_destroy (&nodes);
+    //  Started here before anyone hears of it: a command that cannot run
+    //  is an error to the caller, not an entry that fails everywhere.
+    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+    entry->cluster = self;
+    snprintf (entry->id, sizeof entry->id, "%s", spec->id);
+    entry->spec = spec;
+    *spec_p = NULL;
+    entry->epoch = old? old->epoch + 1: 1;
+    snprintf (entry->writer, sizeof entry->writer, "%s", self->me);
+    snprintf (entry->owner, sizeof entry->owner, "%s", self->me);
+    entry->state = ENTRY_RUNNING;
+    otp_childspec_t *copy = otp_childspec_dup (entry->spec);
+    entry->child = child_new (self->app, &copy, "cluster");
+    child_set_handler (entry->child, s_on_child_exit, entry);
+    char error [1024];
+    bool busy;
+    if (child_start (entry->child, &busy, error, sizeof error)) {
+        requests_error (self->app, call_p, "%s", error);
+        child_release (entry->child);
+        s_entry_destroy (&entry);
+        return;
+    }
+    zhashx_update (self->entries, entry->id, entry);    //  a tombstone goes
+    s_publish (self, entry, true, true);
+    zmsg_t *values = zmsg_new ();
+    zmsg_addstr (values, self->me);
+    zmsg_addstrf (values, "%d", (int) child_pid (entry->child));
+    requests_reply (self->app, call_p, &values);
+}
+
+//  The entry for a request about one child, or NULL (answered).
+static entry_t *
+s_request_entry (cluster_t *self, const char *id, otp_message_t **call_p)
+{
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (!entry || entry->state == ENTRY_DELETED) {
+        requests_error (self->app, call_p, "no child %s", id);
+        return NULL;
+    }
+    return entry;
+}
+
+void
+cluster_stop_child (cluster_t *self, const char *id, otp_message_t **call_p)
+{
+    entry_t *entry = s_request_entry (self, id, call_p);
+    if (!entry)
+        return;
+    if (entry->state == ENTRY_STOPPED) {
+        requests_reply (self->app, call_p, NULL);
+        return;
+    }
+    if (!streq (entry->owner, self->me) && s_owner_alive (self, entry->owner)) {
+        requests_moved (self->app, call_p, entry->owner);
+        return;
+    }
+    s_write (self, entry, entry->owner, ENTRY_STOPPED, false);
+    if (entry->child && child_alive (entry->child)) {
+        otp_message_destroy (&entry->stop_call);
+        entry->stop_call = *call_p;
+        *call_p = NULL;
+    }
+    else
+        requests_reply (self->app, call_p, NULL);
+}
+
+void
+cluster_restart_child (cluster_t *self, const char *id, otp_message_t **call_p)
+{
+    entry_t *entry = s_request_entry (self, id, call_p);
+    if (!entry)
+        return;
+    if (entry->state == ENTRY_RUNNING) {
+        requests_error (self->app, call_p, "child %s is running", id);
+        return;
+    }
+    zlistx_t *nodes = s_placement (self, NULL);
+    const char *target = s_hash_owner (nodes, entry->id);
+    if (!target)
+        requests_error (self->app, call_p, "no member to run it on");
+    else
+    if (!streq (target, self->me))
+        requests_moved (self->app, call_p, target);
+    else {
+        s_write (self, entry, self->me, ENTRY_RUNNING, true);
+        if (entry->child && child_alive (entry->child)) {
+            zmsg_t *values = zmsg_new ();
+            zmsg_addstr (values, self->me);
+            zmsg_addstrf (values, "%d", (int) child_pid (entry->child));
+            requests_reply (self->app, call_p, &values);
+        }
+        else
+            requests_error (self->app, call_p, "child %s did not start%s", id,
+                            entry->child? " (see the log)": "");
+    }
+    zlistx_destroy (&nodes);
+}
+
+void
+cluster_delete_child (cluster_t *self, const char *id, otp_message_t **call_p)
+{
+    entry_t *entry = s_request_entry (self, id, call_p);
+    if (!entry)
+        return;
+    if (entry->state == ENTRY_RUNNING)
+        requests_error (self->app, call_p, "child %s is running; stop it first", id);
+    else {
+        s_write (self, entry, entry->owner, ENTRY_DELETED, false);
+        requests_reply (self->app, call_p, NULL);
+    }
+}
+
+void
+cluster_rows (cluster_t *self, zlistx_t *rows)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        if (entry->state == ENTRY_DELETED)
+            continue;
+        const otp_childspec_t *spec = entry->spec;
+        long pid = entry->pid;
+        int restarts = entry->restarts;
+        const char *status = *entry->status? entry->status: "starting";
+        if (entry->child) {
+            pid = child_pid (entry->child);
+            restarts = child_restarts (entry->child);
+            status = child_status (entry->child);
+        }
+        else
+        if (entry->state == ENTRY_STOPPED || streq (entry->owner, self->me)) {
+            pid = 0;
+            status = "stopped";
+        }
+        else
+        if (!s_owner_alive (self, entry->owner)) {
+            pid = 0;
+            status = "waiting";
+        }
+        if (entry->state == ENTRY_STOPPED)
+            status = "stopped";
+        zlistx_add_end (rows, requests_row (entry->id, "cluster", entry->owner, pid, status,
+            restarts, spec->name? spec->name: "", otp_restart_name (spec->restart),
+            otp_child_type_name (spec->type)));
+    }
+}
+
+void
+cluster_info (cluster_t *self, zmsg_t *reply)
+{
+    size_t running = 0, entries = 0;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        if (entry->state != ENTRY_DELETED)
+            entries++;
+        if (entry->child && child_alive (entry->child))
+            running++;
+    }
+    zmsg_addstr (reply, "strategy");
+    zmsg_addstr (reply, self->app->config->strategy);
+    zmsg_addstr (reply, "members");
+    zmsg_addstrf (reply, "%d", s_members_seen (self));
+    zmsg_addstr (reply, "quorum");
+    zmsg_addstr (reply, s_quorum (self)? "yes": "no");
+    zmsg_addstr (reply, "cluster_children");
+    zmsg_addstrf (reply, "%zu", entries);
+    zmsg_addstr (reply, "running_here");
+    zmsg_addstrf (reply, "%zu", running);
+    zmsg_addstr (reply, "failovers");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.failovers);
+    zmsg_addstr (reply, "handoffs");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.handoffs);
+    zmsg_addstr (reply, "conflicts");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.conflicts);
+    zmsg_addstr (reply, "versions_in");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.versions_in);
+    zmsg_addstr (reply, "versions_out");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.versions_out);
+    zmsg_addstr (reply, "bad_batches");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.bad_batches);
+}

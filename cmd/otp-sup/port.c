@@ -1,0 +1,280 @@
+/*  A port (Erlang's idea): a named child's process on the node. It holds
+    the child's name in the registry, and bridges messages: each message
+    sent to the name is written to the child's stdin as one line, and for a
+    call the next line the child writes on stdout is the reply. It lives as
+    long as the child's spec here, across restarts in place, so the name is
+    never free for another holder in between; messages that come while the
+    child restarts wait for the new process.                                */
+#include "sup.h"
+#include <fcntl.h>
+#include <poll.h>
+
+#define PORT_QUEUE_MAX (1024 * 1024)    //  bytes waiting for stdin, then drop
+#define PORT_CALLS_MAX 1024             //  calls waiting for a reply line
+
+typedef struct {
+    char *line;                     //  with its '\n'
+    size_t size, sent;
+    otp_message_t *call;            //  NULL for a plain message
+} pending_t;
+
+struct _port_t {
+    app_t *app;
+    child_t *child;
+    char name [OTP_REG_NAME_MAX + 1];
+    otp_client_t *client;
+    int stdin_fd;                   //  -1 while the child does not run
+    bool writing;                   //  a POLLOUT poller is on
+    zlistx_t *queue;                //  pending_t, to write
+    size_t queued;
+    zlistx_t *calls;                //  otp_message_t, written, waiting for a line
+    int retry_timer;                //  taking the name back; -1: none
+    int64_t warned;
+};
+
+static void
+s_pending_destroy (pending_t **self_p)
+{
+    pending_t *self = *self_p;
+    if (self) {
+        free (self->line);
+        otp_message_destroy (&self->call);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static int s_on_client (zloop_t *loop, zsock_t *sock, void *arg);
+
+//  Our name went to another holder after a heal (see s_on_client): we
+//  take it back once that holder has stopped.
+static int
+s_on_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    port_t *self = (port_t *) arg;
+    bool busy;
+    char error [512];
+    if (port_register (self, &busy, error, sizeof error) == 0) {
+        otp_info ("%s: has its name again", child_id (self->child));
+        zloop_timer_end (loop, timer_id);
+        self->retry_timer = -1;
+    }
+    return 0;
+}
+
+port_t *
+port_new (app_t *app, child_t *child, const char *name, char *error, size_t error_size)
+{
+    otp_client_t *client = app_connect (app, error, error_size);
+    if (!client)
+        return NULL;
+    port_t *self = (port_t *) zmalloc (sizeof (port_t));
+    self->app = app;
+    self->child = child;
+    self->client = client;
+    snprintf (self->name, sizeof self->name, "%s", name);
+    self->stdin_fd = -1;
+    self->retry_timer = -1;
+    self->queue = zlistx_new ();
+    zlistx_set_destructor (self->queue, (zlistx_destructor_fn *) s_pending_destroy);
+    self->calls = zlistx_new ();
+    zlistx_set_destructor (self->calls, (zlistx_destructor_fn *) otp_message_destroy);
+    zloop_reader (app->loop, otp_client_socket (client), s_on_client, self);
+    zloop_reader (app->loop, otp_client_monitor_socket (client), s_on_client, self);
+    return self;
+}
+
+void
+port_destroy (port_t **self_p)
+{
+    port_t *self = *self_p;
+    if (self) {
+        char error [256];
+        //  Unregistered before the connection closes: whoever takes the
+        //  name next (a hand-off) need not wait for the node to notice.
+        if (otp_reg_unregister (self->client, self->name, error, sizeof error))
+            otp_debug ("%s: unregister: %s", self->name, error);
+        port_set_stdin (self, -1);
+        if (self->retry_timer >= 0)
+            zloop_timer_end (self->app->loop, self->retry_timer);
+        zloop_reader_end (self->app->loop, otp_client_socket (self->client));
+        zloop_reader_end (self->app->loop, otp_client_monitor_socket (self->client));
+        otp_client_destroy (&self->client);
+        zlistx_destroy (&self->queue);
+        zlistx_destroy (&self->calls);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+port_register (port_t *self, bool *busy, char *error, size_t error_size)
+{
+    char reason [512];
+    char meta [OTP_CHILD_ID_MAX + 16];
+    snprintf (meta, sizeof meta, "child=%s", child_id (self->child));
+    *busy = false;
+    if (otp_reg_register (self->client, self->name, meta, reason, sizeof reason) == 0) {
+        //  What came while we waited is in the mailbox: no socket shows it.
+        s_on_client (self->app->loop, NULL, self);
+        return 0;
+    }
+    *busy = strstr (reason, "registered") != NULL;
+    snprintf (error, error_size, "child %s cannot take the name %s: %s",
+              child_id (self->child), self->name, reason);
+    return -1;
+}
+
+static int s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  Writes what it can without blocking; a full pipe waits for POLLOUT.
+static void
+s_flush (port_t *self)
+{
+    pending_t *pending;
+    while (self->stdin_fd >= 0 && (pending = (pending_t *) zlistx_first (self->queue))) {
+        ssize_t n = write (self->stdin_fd, pending->line + pending->sent, pending->size - pending->sent);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            //  The child closed its stdin: nothing more reaches it.
+            otp_debug ("%s: stdin: %s", self->name, strerror (errno));
+            self->app->stats.dropped += zlistx_size (self->queue);
+            zlistx_purge (self->queue);
+            self->queued = 0;
+            break;
+        }
+        pending->sent += (size_t) n;
+        if (pending->sent < pending->size)
+            break;
+        self->queued -= pending->size;
+        if (pending->call) {
+            if (zlistx_size (self->calls) >= PORT_CALLS_MAX) {
+                otp_message_t *oldest = (otp_message_t *) zlistx_first (self->calls);
+                zlistx_detach_cur (self->calls);
+                otp_message_destroy (&oldest);
+                self->app->stats.dropped++;
+            }
+            zlistx_add_end (self->calls, pending->call);
+            pending->call = NULL;
+        }
+        zlistx_detach_cur (self->queue);
+        s_pending_destroy (&pending);
+    }
+    bool want = self->stdin_fd >= 0 && zlistx_size (self->queue) > 0;
+    if (want != self->writing) {
+        zmq_pollitem_t item = { NULL, self->stdin_fd, ZMQ_POLLOUT, 0 };
+        if (want)
+            zloop_poller (self->app->loop, &item, s_on_writable, self);
+        else
+            zloop_poller_end (self->app->loop, &item);
+        self->writing = want;
+    }
+}
+
+static int
+s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_flush ((port_t *) arg);
+    return 0;
+}
+
+void
+port_set_stdin (port_t *self, int fd)
+{
+    if (self->writing) {
+        zmq_pollitem_t item = { NULL, self->stdin_fd, ZMQ_POLLOUT, 0 };
+        zloop_poller_end (self->app->loop, &item);
+        self->writing = false;
+    }
+    if (self->stdin_fd >= 0)
+        close (self->stdin_fd);
+    self->stdin_fd = fd;
+    //  Calls written to the process that exited will never be answered by
+    //  the next one: their callers time out, as with a crashed gen_server.
+    zlistx_purge (self->calls);
+    if (fd >= 0)
+        s_flush (self);
+}
+
+bool
+port_on_line (port_t *self, const char *line)
+{
+    otp_message_t *call = (otp_message_t *) zlistx_first (self->calls);
+    if (!call)
+        return false;
+    zlistx_detach_cur (self->calls);
+    otp_client_reply (self->client, call, line, strlen (line));
+    otp_message_destroy (&call);
+    self->app->stats.replies++;
+    return true;
+}
+
+static void
+s_deliver (port_t *self, otp_message_t **message_p)
+{
+    otp_message_t *message = *message_p;
+    size_t size = zframe_size (message->payload);
+    if (self->queued + size + 1 > PORT_QUEUE_MAX) {
+        if (otp_log_ratelimit (&self->warned, 1000))
+            otp_warn ("%s: %zu bytes wait for its stdin; dropping messages", self->name, self->queued);
+        self->app->stats.dropped++;
+        otp_message_destroy (message_p);
+        return;
+    }
+    pending_t *pending = (pending_t *) zmalloc (sizeof (pending_t));
+    pending->line = (char *) malloc (size + 1);
+    memcpy (pending->line, zframe_data (message->payload), size);
+    //  One message, one line: a newline inside would split it in two.
+    for (size_t i = 0; i < size; i++)
+        if (pending->line [i] == '\n' || pending->line [i] == '\r')
+            pending->line [i] = ' ';
+    pending->line [size] = '\n';
+    pending->size = size + 1;
+    if (streq (message->kind, "call")) {
+        pending->call = message;
+        *message_p = NULL;
+    }
+    else
+        otp_message_destroy (message_p);
+    zlistx_add_end (self->queue, pending);
+    self->queued += pending->size;
+    self->app->stats.messages_in++;
+    s_flush (self);
+}
+
+static int
+s_on_client (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    port_t *self = (port_t *) arg;
+    zmsg_t *msg;
+    while ((msg = otp_client_try (self->client))) {
+        otp_message_t *message = otp_message_parse (msg);
+        zmsg_destroy (&msg);
+        if (!message)
+            continue;
+        if (!*message->kind && strncmp (message->from, OTP_REG_PROCESS "@", strlen (OTP_REG_PROCESS) + 1) == 0) {
+            //  The registry gave our name to an older holder after a heal.
+            //  Which instance lives is the supervisor's call, not the
+            //  registry's: if ours is to run, the other stops, and we take
+            //  the name back then.
+            otp_warn ("%s: %.*s", self->name, (int) zframe_size (message->payload),
+                      (char *) zframe_data (message->payload));
+            otp_message_destroy (&message);
+            if (self->retry_timer < 0)
+                self->retry_timer = zloop_timer (self->app->loop, 100, 0, s_on_retry, self);
+            continue;
+        }
+        if (streq (message->kind, "reply") || streq (message->kind, "noproc")) {
+            otp_message_destroy (&message);
+            continue;
+        }
+        s_deliver (self, &message);
+    }
+    if (otp_client_lost (self->client) && otp_log_ratelimit (&self->warned, 1000))
+        otp_warn ("%s: %s", self->name, otp_client_error (self->client));
+    return 0;
+}
+
