@@ -142,3 +142,17 @@ echo_on () {
     track "$ECHO_PID"
     wait_until 10 grep -q '^ready' "$BATS_TEST_TMPDIR/$tag.err"
 }
+
+# start_sup NAME [otp-sup options]: starts otp-sup beside NAME@127.0.0.1,
+# logging to $BATS_TEST_TMPDIR/NAME.sup.log, and waits until it answers.
+# Sets SUP_PID.
+start_sup () {
+    local name=$1; shift
+    otp-sup -d --node "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.sup.log" 3>&- &
+    SUP_PID=$!
+    track "$SUP_PID"
+    eval "SUP_${name//[^a-zA-Z0-9]/_}=$SUP_PID"
+    wait_until 10 otp-ctl -n "$name@127.0.0.1" count-children
+}
+
+sup_pid_of () { local v="SUP_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }

@@ -304,9 +304,11 @@ s_newer (uint64_t epoch, const char *writer, const entry_t *than)
 static void
 s_write (cluster_t *self, entry_t *entry, const char *owner, estate_t state, bool new_generation)
 {
+    char heir [OTP_NODE_MAX + 1];      //  `owner` may be entry->owner itself
+    snprintf (heir, sizeof heir, "%s", owner);
     entry->epoch++;
     snprintf (entry->writer, sizeof entry->writer, "%s", self->me);
-    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
+    snprintf (entry->owner, sizeof entry->owner, "%s", heir);
     entry->state = state;
     if (new_generation)
         entry->generation++;

@@ -1,0 +1,59 @@
+# Shared by the supervisor suites: a child that logs its life, and checks
+# that each child runs exactly once.
+
+# The child: a counter that logs its life to $EVENTS ("start ID PID", "stop
+# ID PID"), answers `inc` with its count and `who` with "ID PID NODE".
+write_child () {
+    EVENTS="$BATS_TEST_TMPDIR/events"
+    : > "$EVENTS"
+    CHILD="$BATS_TEST_TMPDIR/child.sh"
+    cat > "$CHILD" <<EOF
+#!/bin/sh
+echo "start \$OTP_CHILD_ID \$\$" >> "$EVENTS"
+trap 'echo "stop \$OTP_CHILD_ID \$\$" >> "$EVENTS"; exit 0' TERM
+if [ -z "\$OTP_NAME" ]; then
+    # Nothing comes on stdin: just live, until told to stop.
+    while :; do sleep 1000 & wait \$!; done
+fi
+n=0
+while read -r line; do
+    case "\$line" in
+        inc) n=\$((n + 1)); echo "\$n" ;;
+        who) echo "\$OTP_CHILD_ID \$\$ \$OTP_NODE" ;;
+        *) echo "what? \$line" ;;
+    esac
+done
+EOF
+    chmod +x "$CHILD"
+}
+
+# live_pids ID: the pids of ID's processes still alive.
+live_pids () {
+    local pid
+    for pid in $(awk -v id="$1" '$1 == "start" && $2 == id { print $3 }' "$EVENTS"); do
+        kill -0 "$pid" 2>/dev/null && echo "$pid"
+    done
+}
+runs_once () { [ "$(live_pids "$1" | wc -l)" -eq 1 ]; }
+all_run_once () {
+    local i
+    for i in $(seq 1 "$1"); do runs_once "c$i" || return 1; done
+}
+# Whether an id ever had two processes at once, from the life log.
+never_twice () {
+    awk '$1 == "start" { if (live[$2] > 0) { print "twice: " $0; bad = 1 } live[$2]++ }
+         $1 == "stop" { live[$2]-- }
+         END { exit bad }' "$EVENTS"
+}
+
+# start_sup NAME [otp-sup options]: otp-sup beside NAME@127.0.0.1, logging to
+# $BATS_TEST_TMPDIR/NAME.sup.log; waits until it answers. Sets SUP_PID.
+start_sup () {
+    local name=$1; shift
+    otp-sup -d --node "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.sup.log" 3>&- &
+    SUP_PID=$!
+    track "$SUP_PID"
+    eval "SUP_${name//[^a-zA-Z0-9]/_}=$SUP_PID"
+    wait_until 5 otp-ctl -n "$name@127.0.0.1" count-children
+}
+sup_pid_of () { local v="SUP_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# The cluster supervisor across a real partition (network namespaces, see
+# test/netns.bash): with the quorum strategy the minority stops its
+# children and no child ever runs twice; with any strategy, after the heal
+# every child runs exactly once and answers by name everywhere.
+load helper
+load netns
+load sup
+
+FAST=(--heartbeat 100 --timeout 500 --poll 200)
+
+# part_cluster [otp-sup options]: hosts 1..3 with nodes a, b, c, and
+# otp-reg and otp-sup on each.
+part_cluster () {
+    netns_setup 3
+    netns_cluster a b c "${FAST[@]}"
+    local i
+    for i in 1 2 3; do
+        netns_spawn "$i" otp-reg -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" \
+            2>> "$BATS_TEST_TMPDIR/h$i.reg.log"
+        netns_spawn "$i" otp-sup -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" "$@" \
+            2>> "$BATS_TEST_TMPDIR/h$i.sup.log"
+    done
+    wait_until 15 members_are 3 1 2 3
+}
+
+# members_are N HOST...: each HOST's otp-sup sees N members.
+members_are () {
+    local want=$1 i; shift
+    for i in "$@"; do netns_ctl "$i" sup-info | grep -qx "members *$want" || return 1; done
+}
+
+start_children_on () {
+    local i
+    for i in $(seq 1 "$2"); do
+        netns_ctl "$1" start-child "c$i" --name "c$i" -- "$CHILD" > /dev/null || return 1
+    done
+}
+
+ids_on_host () {
+    netns_ctl "$1" which-children | awk -v n="$(netns_node "$2")" '$2 == n { print $1 }'
+}
+
+# answers_from HOST ID: a call by name from HOST reaches ID's one process.
+answers_from () {
+    local out
+    out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
+    [ "$(echo "$out" | cut -d' ' -f2)" = "$(live_pids "$2")" ]
+}
+
+# reached_from HOST ID: a call by name from HOST reaches one of ID's processes.
+reached_from () {
+    local out
+    out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
+    live_pids "$2" | grep -qx "$(echo "$out" | cut -d' ' -f2)"
+}
+
+none_alive () {
+    local id
+    for id in "$@"; do [ -z "$(live_pids "$id")" ] || return 1; done
+}
+
+everyone_answers () {
+    local n=$1 i h
+    for i in $(seq 1 "$n"); do
+        for h in 1 2 3; do answers_from "$h" "c$i" || return 1; done
+    done
+}
+
+@test "quorum: the minority stops its children, the majority takes them, none ever runs twice; after the heal each runs once" {
+    part_cluster --strategy quorum --members 3 --failover-delay 1000
+    write_child
+    start_children_on 1 12
+    wait_until 10 all_run_once 12
+    minority=$(ids_on_host 1 3)
+    [ -n "$minority" ]
+    netns_cut 3
+    # The minority sees no majority: its children stop ...
+    wait_until 10 none_alive $minority
+    grep -q "quorum" "$BATS_TEST_TMPDIR/h3.sup.log"
+    # ... and the majority runs them, after its failover delay.
+    for id in $minority; do wait_until 15 answers_from 1 "$id"; done
+    all_run_once 12
+    never_twice
+    # The minority refuses new children while it has no quorum.
+    run netns_ctl 3 start-child late -- "$CHILD"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no quorum"* ]]
+    netns_restore 3
+    wait_until 20 netns_mesh 1 2 3
+    wait_until 15 members_are 3 1 2 3
+    wait_until 15 everyone_answers 12
+    all_run_once 12
+    never_twice
+    [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
+      "$(netns_ctl 3 which-children | awk 'NR > 1 { print $1, $2 }')" ]
+}
+
+@test "uniform: both sides of a partition run their children; after the heal every child runs exactly once" {
+    part_cluster
+    write_child
+    start_children_on 1 12
+    wait_until 10 all_run_once 12
+    netns_split "1 2" "3"
+    wait_until 10 members_are 1 3
+    wait_until 10 members_are 2 1 2
+    # Each side restarts the other side's children: during the partition
+    # a child may run on both sides (this is what quorum prevents).
+    for i in $(seq 1 12); do
+        wait_until 15 reached_from 3 "c$i"
+        wait_until 15 reached_from 1 "c$i"
+    done
+    netns_heal
+    wait_until 20 netns_mesh 1 2 3
+    wait_until 20 all_run_once 12
+    wait_until 15 everyone_answers 12
+    [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
+      "$(netns_ctl 2 which-children | awk 'NR > 1 { print $1, $2 }')" ]
+    [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
+      "$(netns_ctl 3 which-children | awk 'NR > 1 { print $1, $2 }')" ]
+}
