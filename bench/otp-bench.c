@@ -11,8 +11,13 @@
         COUNT one-way messages to a `sink`, in windows of 5000 closed by a
         call; prints messages per second and how many arrived.
     otp-bench -n NODE sink NAME
-        attaches NAME; counts messages; answers a call with the count.    */
+        attaches NAME; counts messages; answers a call with the count.
+    otp-bench -n NODE children COUNT PREFIX CMD [ARGS...]
+        starts COUNT cluster children PREFIX1..PREFIXCOUNT, each named like
+        its id, one after another through otp-sup (start-child); prints the
+        time until all were started, and where they run.                    */
 #include "otp.h"
+#include "otp_supervisor.h"
 #include <getopt.h>
 
 #define WINDOW 1000
@@ -189,6 +194,44 @@ s_sink (otp_client_t *client, const char *name)
     }
 }
 
+static int
+s_children (otp_client_t *client, long count, const char *prefix, char **argv, int argc)
+{
+    zhashx_t *where = zhashx_new ();
+    zhashx_set_destructor (where, (zhashx_destructor_fn *) zstr_free);
+    int64_t start = s_now_us ();
+    for (long i = 1; i <= count; i++) {
+        otp_childspec_t *spec = otp_childspec_new ();
+        char id [OTP_CHILD_ID_MAX + 1], error [1024], node [OTP_NODE_MAX + 1];
+        snprintf (id, sizeof id, "%s%ld", prefix, i);
+        if (otp_childspec_set (spec, "id", id, error, sizeof error)
+        ||  otp_childspec_set (spec, "name", id, error, sizeof error)
+        ||  otp_childspec_set (spec, "command", argv [0], error, sizeof error))
+            otp_fatal ("%s", error);
+        for (int a = 1; a < argc; a++)
+            if (otp_childspec_set (spec, "arg", argv [a], error, sizeof error))
+                otp_fatal ("%s", error);
+        long pid;
+        if (otp_sup_start_child (client, spec, node, &pid, error, sizeof error))
+            otp_fatal ("%s: %s", id, error);
+        otp_childspec_destroy (&spec);
+        char *seen = (char *) zhashx_lookup (where, node);
+        char *more = zsys_sprintf ("%ld", (seen? atol (seen): 0) + 1);
+        zhashx_update (where, node, more);     //  the table owns it now
+    }
+    int64_t took = s_now_us () - start;
+    printf ("%ld children started in %" PRId64 " ms (%.0f /s):", count, took / 1000,
+            count * 1e6 / (double) (took? took: 1));
+    zlistx_t *nodes = zhashx_keys (where);
+    otp_names_sort (nodes);
+    for (char *node = (char *) zlistx_first (nodes); node; node = (char *) zlistx_next (nodes))
+        printf (" %s %s", node, (char *) zhashx_lookup (where, node));
+    printf ("\n");
+    zlistx_destroy (&nodes);
+    zhashx_destroy (&where);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -201,7 +244,7 @@ main (int argc, char *argv [])
             node = optarg;
     if (!node || optind + 2 > argc)
         otp_fatal ("usage: otp-bench -n NODE register COUNT NODE... | call ADDR@NODE COUNT | "
-                   "send ADDR@NODE COUNT | sink NAME");
+                   "send ADDR@NODE COUNT | sink NAME | children COUNT PREFIX CMD...");
     char cookie [OTP_COOKIE_MAX + 1], error [1024];
     if (otp_cookie_load (otp_env ("OTP_COOKIE", NULL), otp_env ("OTP_COOKIE_FILE", NULL),
                          cookie, sizeof cookie, error, sizeof error))
@@ -224,6 +267,10 @@ main (int argc, char *argv [])
     else
     if (streq (mode, "sink"))
         status = s_sink (client, argv [optind + 1]);
+    else
+    if (streq (mode, "children") && optind + 4 <= argc)
+        status = s_children (client, otp_opt_int ("COUNT", argv [optind + 1], 1, 1000000),
+                             argv [optind + 2], argv + optind + 3, argc - optind - 3);
     else
         otp_fatal ("unknown mode '%s'", mode);
     otp_client_destroy (&client);

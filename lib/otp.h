@@ -16,5 +16,7 @@
 #include "otp_request.h"
 #include "otp_client.h"
 #include "otp_registry.h"
+#include "otp_childspec.h"
+#include "otp_supervisor.h"
 
 #endif

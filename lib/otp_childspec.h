@@ -76,7 +76,10 @@ otp_childspec_t *otp_childspec_decode (zmsg_t *pairs, char *error, size_t error_
 //          env
 //              KEY = VALUE     (one line each)
 //          restart = transient ...
-//  Every other key is one of the keys above. Unknown keys are an error.
+//  Every other key is one of the keys above, with a value and no lines
+//  under it; `env = KEY=VALUE` works too. Unknown keys are an error, a
+//  nested `child` among them: otp-sup looks for subtrees before it calls
+//  this.
 otp_childspec_t *otp_childspec_from_config (zconfig_t *section, char *error, size_t error_size);
 
 //  Names of the enums, as written in specs and shown by which-children.

@@ -11,6 +11,8 @@ const otp_cmd_t otp_reg_requests [REG_REQUEST_COUNT + 1] = {
     [REG_MEMBERS]    = { "members",    2, 2, -1 },
     [REG_GROUPS]     = { "groups",     1, 1, -1 },
     [REG_INFO]       = { "info",       0, 0, -1 },
+    [REG_REGISTER_AS]   = { "register-as",   3, 3, -1 },
+    [REG_UNREGISTER_AS] = { "unregister-as", 2, 2, -1 },
     [REG_REQUEST_COUNT] = { NULL, 0, 0, -1 }
 };
 
@@ -191,6 +193,36 @@ int
 otp_reg_unregister (otp_client_t *client, const char *name, char *error, size_t error_size)
 {
     return s_simple (client, "unregister", name, NULL, error, error_size);
+}
+
+zframe_t *
+otp_reg_request (const char *command, const char *a, const char *b, const char *c)
+{
+    zmsg_t *request = s_new (command, a, b);
+    if (c)
+        zmsg_addstr (request, c);
+    zframe_t *payload = zmsg_encode (request);
+    zmsg_destroy (&request);
+    return payload;
+}
+
+int
+otp_reg_register_as (otp_client_t *client, const char *name, const char *addr, const char *meta,
+                     char *error, size_t error_size)
+{
+    zmsg_t *request = s_new ("register-as", name, meta? meta: "");
+    zmsg_addstr (request, addr);
+    zmsg_t *reply = s_request (client, &request, error, error_size);
+    int rc = reply? 0: -1;
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+int
+otp_reg_unregister_as (otp_client_t *client, const char *name, const char *addr,
+                       char *error, size_t error_size)
+{
+    return s_simple (client, "unregister-as", name, addr, error, error_size);
 }
 
 int

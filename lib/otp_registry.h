@@ -28,6 +28,8 @@ enum {
     REG_MEMBERS,        //  group, after -> up to OTP_REG_PAGE ADDR@NODE > after, sorted
     REG_GROUPS,         //  after -> up to OTP_REG_PAGE groups > after, sorted
     REG_INFO,           //  -> key, value...
+    REG_REGISTER_AS,    //  name, metadata, address: for another process of ours on this node
+    REG_UNREGISTER_AS,  //  name, address
     REG_REQUEST_COUNT
 };
 extern const otp_cmd_t otp_reg_requests [REG_REQUEST_COUNT + 1];
@@ -79,6 +81,18 @@ bool otp_reg_name_valid (const char *name);
 int otp_reg_register (otp_client_t *client, const char *name, const char *meta,
                       char *error, size_t error_size);
 int otp_reg_unregister (otp_client_t *client, const char *name, char *error, size_t error_size);
+//  The same for `addr`, another process on our node (Erlang's register/2
+//  takes any local pid): otp-sup registers its children's ports so. The
+//  entry goes when `addr` exits or detaches.
+int otp_reg_register_as (otp_client_t *client, const char *name, const char *addr, const char *meta,
+                         char *error, size_t error_size);
+int otp_reg_unregister_as (otp_client_t *client, const char *name, const char *addr,
+                           char *error, size_t error_size);
+//  A request's payload, for a caller that does not wait for the reply
+//  (otp_client_send_request to OTP_REG_PROCESS): `command` and up to three
+//  arguments (NULL: none). The reply's payload is "ok" and values, or
+//  "error" and a reason (otp_payload_decode).
+zframe_t *otp_reg_request (const char *command, const char *a, const char *b, const char *c);
 //  1 and the holder if `name` is registered, 0 if not, -1 on error.
 //  `node` holds OTP_NODE_MAX + 1 bytes, `addr` OTP_NAME_MAX + 1, `meta`
 //  OTP_ARG_MAX + 1; `meta` may be NULL.

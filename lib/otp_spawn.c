@@ -47,9 +47,9 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
     }
     //  The environment is built here: after fork, in a process with threads,
     //  only async-signal-safe calls are allowed (no malloc, so no putenv).
-    char **envp = opts->env? s_environment (opts->env): NULL;
+    char **volatile envp = opts->env? s_environment (opts->env): NULL;
     pid_t parent = getpid ();
-    pid_t pid = fork ();
+    pid_t pid = vfork ();
     if (pid < 0) {
         free (envp);
         close (fds [0]);

@@ -136,8 +136,10 @@ s_print_children (ctl_t *ctl, zmsg_t *rows)
             for (int col = 0; col < OTP_SUP_ROW; col++) {
                 const char *value = fields [row * OTP_SUP_ROW + col];
                 printf ("%s\"%s\":", col? ",": "", keys [col]);
-                if (col == SUP_ROW_PID || col == SUP_ROW_RESTARTS)
-                    printf ("%s", value);
+                long number;
+                if ((col == SUP_ROW_PID || col == SUP_ROW_RESTARTS)
+                &&  otp_parse_int (value, 0, LONG_MAX, &number) == 0)
+                    printf ("%ld", number);
                 else
                     ctl_json_string (value);
             }
@@ -161,7 +163,9 @@ s_print_children (ctl_t *ctl, zmsg_t *rows)
         for (int row = 0; row < count; row++)
             for (int c = 0; c < columns; c++) {
                 char *cell = fields [row * OTP_SUP_ROW + shown [c]];
-                bool none = (shown [c] == SUP_ROW_PID && streq (cell, "0"))
+                long pid;
+                bool none = (shown [c] == SUP_ROW_PID
+                             && otp_parse_int (cell, 0, LONG_MAX, &pid) == 0 && pid == 0)
                          || (shown [c] == SUP_ROW_NAME && *cell == 0);
                 if (none) {
                     free (cell);
@@ -188,15 +192,15 @@ static void
 s_print_counts (ctl_t *ctl, zmsg_t *counts)
 {
     static const char *keys [] = { "specs", "active", "supervisors", "workers" };
-    char value [32];
     if (ctl->json)
         printf ("{");
     for (int i = 0; i < 4; i++) {
-        otp_msg_str (counts, i - 1, value, sizeof value);
+        long value = 0;
+        otp_msg_int (counts, i - 1, 0, LONG_MAX, &value);
         if (ctl->json)
-            printf ("%s\"%s\":%s", i? ",": "", keys [i], value);
+            printf ("%s\"%s\":%ld", i? ",": "", keys [i], value);
         else
-            printf ("%s %s\n", keys [i], value);
+            printf ("%s %ld\n", keys [i], value);
     }
     if (ctl->json)
         printf ("}\n");

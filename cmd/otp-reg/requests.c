@@ -79,7 +79,17 @@ reg_on_request (reg_t *self, otp_message_t **call_p)
               && streq (at + 1, self->node);
     if (local)
         snprintf (addr, sizeof addr, "%.*s", (int) (at - call->from), call->from);
-    if (index < 0 || zmsg_size (request) > 0
+    //  register-as and unregister-as: for another process of the caller's
+    //  node (as Erlang's register/2 takes any local pid), named last.
+    char as [OTP_NAME_MAX + 1] = "";
+    bool bad_as = false;
+    if (index == REG_REGISTER_AS || index == REG_UNREGISTER_AS) {
+        bad_as = otp_msg_str (op, index == REG_REGISTER_AS? 2: 1, as, sizeof as) || !otp_name_valid (as);
+        if (!bad_as && local)
+            snprintf (addr, sizeof addr, "%s", as);
+        index = index == REG_REGISTER_AS? REG_REGISTER: REG_UNREGISTER;
+    }
+    if (index < 0 || zmsg_size (request) > 0 || bad_as
     ||  (zmsg_size (op) > 1 && otp_msg_str (op, 0, arg, sizeof arg))
     ||  (zmsg_size (op) > 2 && otp_msg_str (op, 1, meta, sizeof meta))) {
         self->stats.bad_messages++;

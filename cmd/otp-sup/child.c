@@ -27,6 +27,8 @@ struct _child_t {
     stream_t out, err;
     port_t *port;                   //  named children, bridged through stdin/stdout
     int restarts;
+    bool starting;                  //  waiting for the registry (child_start_async)
+    child_started_fn *started;
     child_exit_fn *handler;
     void *handler_arg;
 };
@@ -169,30 +171,93 @@ s_pipe (int fds [2], bool parent_reads)
     return 0;
 }
 
+static bool
+s_bridged (child_t *self)
+{
+    return self->spec->name && !self->spec->api;
+}
+
+//  What must hold before a start; -1 and a reason if not.
+static int
+s_check (child_t *self, char *error, size_t error_size)
+{
+    assert (self->pid == 0);
+    if (self->spec->name && !self->app->client) {
+        snprintf (error, error_size, "child %s has a name, but otp-sup serves no node (--node)",
+                  self->spec->id);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_spawn (child_t *self, char *error, size_t error_size);
+
 int
 child_start (child_t *self, bool *busy, char *error, size_t error_size)
 {
     *busy = false;
-    assert (self->pid == 0);
-    const otp_childspec_t *spec = self->spec;
-    const char *node = self->app->config->node;
-    bool bridged = spec->name && !spec->api;
-    if (spec->name && !self->app->client) {
-        snprintf (error, error_size, "child %s has a name, but otp-sup serves no node (--node)",
-                  spec->id);
+    if (s_check (self, error, error_size))
         return -1;
-    }
     //  The name first: a child that cannot have its name does not run, so
     //  that a name never runs twice (the holder may be moving away).
-    if (bridged && !self->port) {
-        self->port = port_new (self->app, self, spec->name, error, error_size);
+    if (s_bridged (self) && !(self->port && port_registered (self->port))) {
         if (!self->port)
-            return -1;
+            self->port = port_new (self->app, self, self->spec->name);
         if (port_register (self->port, busy, error, error_size)) {
             port_destroy (&self->port);
             return -1;
         }
     }
+    return s_spawn (self, error, error_size);
+}
+
+void
+child_start_async (child_t *self, child_started_fn *started)
+{
+    char error [1024] = "";
+    self->started = started;
+    if (self->starting)
+        return;         //  already waiting for its name
+    if (s_check (self, error, sizeof error)) {
+        started (self, -1, false, error, self->handler_arg);
+        return;
+    }
+    if (s_bridged (self) && !(self->port && port_registered (self->port))) {
+        if (!self->port)
+            self->port = port_new (self->app, self, self->spec->name);
+        self->starting = true;
+        child_set_status (self, "starting");
+        port_register_async (self->port);
+        return;
+    }
+    int rc = s_spawn (self, error, sizeof error);
+    started (self, rc, false, error, self->handler_arg);
+}
+
+void
+child_on_registered (child_t *self, bool ok, bool busy, const char *error)
+{
+    if (!self->starting)
+        return;         //  stopped while it waited
+    self->starting = false;
+    if (!ok) {
+        port_destroy (&self->port);
+        child_set_status (self, busy? "waiting": "failed");
+        self->started (self, -1, busy, error, self->handler_arg);
+        return;
+    }
+    char reason [1024] = "";
+    int rc = s_spawn (self, reason, sizeof reason);
+    self->started (self, rc, false, reason, self->handler_arg);
+}
+
+//  Runs the command: the name, if any, is already ours.
+static int
+s_spawn (child_t *self, char *error, size_t error_size)
+{
+    const otp_childspec_t *spec = self->spec;
+    const char *node = self->app->config->node;
+    bool bridged = s_bridged (self);
     int in [2] = { -1, -1 }, out [2], err [2];
     if ((bridged && s_pipe (in, false)) || s_pipe (out, true) || s_pipe (err, true)) {
         snprintf (error, error_size, "pipe: %s", strerror (errno));
@@ -270,6 +335,7 @@ s_on_kill_timer (zloop_t *loop, int timer_id, void *arg)
 void
 child_stop (child_t *self)
 {
+    self->starting = false;
     if (self->pid <= 0 || self->stop_requested)
         return;
     self->stop_requested = true;

@@ -50,6 +50,7 @@ typedef struct {
     child_t *child;
     uint64_t child_generation;
     otp_message_t *stop_call;       //  a stop-child waiting for the exit
+    otp_message_t *start_call;      //  a restart-child waiting for the start
     int64_t retry_at;               //  waiting for its name: try again then
     int retry_ms;
     int64_t orphaned_at;            //  quorum: its owner went at this time
@@ -102,6 +103,7 @@ s_entry_destroy (entry_t **self_p)
         child_destroy (&self->child);
         otp_childspec_destroy (&self->spec);
         otp_message_destroy (&self->stop_call);
+        otp_message_destroy (&self->start_call);
         free (self);
         *self_p = NULL;
     }
@@ -323,16 +325,13 @@ s_write (cluster_t *self, entry_t *entry, const char *owner, estate_t state, boo
 static void s_on_child_exit (child_t *child, int status, bool requested, void *arg);
 
 static void
-s_start (cluster_t *self, entry_t *entry)
+s_on_started (child_t *child, int rc, bool busy, const char *error, void *arg)
 {
-    char error [1024];
-    bool busy;
-    entry->retry_at = 0;
-    if (child_start (entry->child, &busy, error, sizeof error) == 0) {
+    entry_t *entry = (entry_t *) arg;
+    cluster_t *self = entry->cluster;
+    if (rc == 0)
         entry->retry_ms = 0;
-        s_publish (self, entry, false, true);
-        return;
-    }
+    else
     if (busy) {
         //  The name is still held: by the instance that is moving away, or
         //  by a registry that has not yet heard its owner died.
@@ -340,14 +339,30 @@ s_start (cluster_t *self, entry_t *entry)
         if (entry->retry_ms > CLUSTER_RETRY_MAX_MS)
             entry->retry_ms = CLUSTER_RETRY_MAX_MS;
         entry->retry_at = zclock_mono () + entry->retry_ms;
-        child_set_status (entry->child, "waiting");
         otp_debug ("%s", error);
     }
-    else {
+    else
         otp_warn ("%s", error);
-        child_set_status (entry->child, "failed");
-    }
     s_publish (self, entry, false, true);
+    if (entry->start_call && rc == 0) {
+        zmsg_t *values = zmsg_new ();
+        zmsg_addstr (values, self->me);
+        zmsg_addstrf (values, "%d", (int) child_pid (child));
+        requests_reply (self->app, &entry->start_call, &values);
+    }
+    else
+    if (entry->start_call && !busy)
+        requests_error (self->app, &entry->start_call, "%s", error);
+    //  Waiting for its name: the caller hears when it has it (or times out).
+}
+
+//  Starts our child of the entry; the registry is not waited for, so that
+//  many children (a failover) take their names at once.
+static void
+s_start (cluster_t *self, entry_t *entry)
+{
+    entry->retry_at = 0;
+    child_start_async (entry->child, s_on_started);
 }
 
 static bool
@@ -986,16 +1001,10 @@ cluster_restart_child (cluster_t *self, const char *id, otp_message_t **call_p)
     if (!streq (target, self->me))
         requests_moved (self->app, call_p, target);
     else {
+        otp_message_destroy (&entry->start_call);
+        entry->start_call = *call_p;
+        *call_p = NULL;
         s_write (self, entry, self->me, ENTRY_RUNNING, true);
-        if (entry->child && child_alive (entry->child)) {
-            zmsg_t *values = zmsg_new ();
-            zmsg_addstr (values, self->me);
-            zmsg_addstrf (values, "%d", (int) child_pid (entry->child));
-            requests_reply (self->app, call_p, &values);
-        }
-        else
-            requests_error (self->app, call_p, "child %s did not start%s", id,
-                            entry->child? " (see the log)": "");
     }
     zlistx_destroy (&nodes);
 }

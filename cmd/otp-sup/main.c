@@ -107,11 +107,21 @@ s_kill_all (app_t *self)
         child_kill (child);
 }
 
-otp_client_t *
-app_connect (app_t *self, char *error, size_t error_size)
+static int s_on_client (zloop_t *loop, zsock_t *sock, void *arg);
+
+static int
+s_on_pump (zloop_t *loop, int timer_id, void *arg)
 {
-    return otp_client_new (self->config->node, self->config->cookie, self->config->epmd_port,
-                           3000, error, error_size);
+    app_t *self = (app_t *) arg;
+    self->pump_timer = -1;
+    return s_on_client (loop, NULL, self);
+}
+
+void
+app_pump_later (app_t *self)
+{
+    if (self->pump_timer < 0 && self->loop)
+        self->pump_timer = zloop_timer (self->loop, 1, 1, s_on_pump, self);
 }
 
 static void
@@ -144,7 +154,16 @@ s_on_message (app_t *self, zmsg_t *msg)
     }
     otp_message_t *message = otp_message_parse (msg);
     if (!message)
-        return;     //  a late REP
+        return;     //  a REP to a request we did not wait for
+    //  For a port: sent to its address, or a reply to its registration
+    //  (whose ref is its address).
+    port_t *port = (port_t *) zhashx_lookup (self->ports, message->to);
+    if (!port && (streq (message->kind, "reply") || streq (message->kind, "noproc")))
+        port = (port_t *) zhashx_lookup (self->ports, message->ref);
+    if (port) {
+        port_on_message (port, &message);
+        return;
+    }
     const char *at = strchr (message->from, '@');
     bool from_member = at && (size_t) (at - message->from) == strlen (OTP_SUP_PROCESS)
                     && strncmp (message->from, OTP_SUP_PROCESS, strlen (OTP_SUP_PROCESS)) == 0;
@@ -231,7 +250,8 @@ s_connect (app_t *self)
     char error [1024];
     int64_t deadline = zclock_mono () + 5000;
     while (true) {
-        otp_client_t *client = app_connect (self, error, sizeof error);
+        otp_client_t *client = otp_client_new (self->config->node, self->config->cookie,
+                                               self->config->epmd_port, 3000, error, sizeof error);
         if (client && otp_client_attach (client, OTP_SUP_PROCESS) == 0)
             return client;
         if (client) {
@@ -253,6 +273,8 @@ s_run (const sup_config_t *config, int sigfd)
     self->config = config;
     self->loop = zloop_new ();
     self->pids = zhashx_new ();
+    self->ports = zhashx_new ();
+    self->pump_timer = -1;
     //  Grandchildren whose parent exits come to us, not to init: reaped,
     //  and never left running under a child that is gone.
     prctl (PR_SET_CHILD_SUBREAPER, 1);
@@ -313,6 +335,7 @@ s_run (const sup_config_t *config, int sigfd)
     tree_destroy (&self->tree);
     zloop_destroy (&self->loop);
     zhashx_destroy (&self->pids);
+    zhashx_destroy (&self->ports);
     otp_client_destroy (&self->client);
     free (self);
     return status;

@@ -22,7 +22,9 @@ struct _port_t {
     app_t *app;
     child_t *child;
     char name [OTP_REG_NAME_MAX + 1];
-    otp_client_t *client;
+    char address [OTP_NAME_MAX + 1];    //  the port's process on the node
+    bool registering;               //  a register-as waits for its reply
+    bool registered;
     int stdin_fd;                   //  -1 while the child does not run
     bool writing;                   //  a POLLOUT poller is on
     zlistx_t *queue;                //  pending_t, to write
@@ -44,43 +46,27 @@ s_pending_destroy (pending_t **self_p)
     }
 }
 
-static int s_on_client (zloop_t *loop, zsock_t *sock, void *arg);
-
-//  Our name went to another holder after a heal (see s_on_client): we
-//  take it back once that holder has stopped.
-static int
-s_on_retry (zloop_t *loop, int timer_id, void *arg)
-{
-    port_t *self = (port_t *) arg;
-    bool busy;
-    char error [512];
-    if (port_register (self, &busy, error, sizeof error) == 0) {
-        otp_info ("%s: has its name again", child_id (self->child));
-        zloop_timer_end (loop, timer_id);
-        self->retry_timer = -1;
-    }
-    return 0;
-}
-
 port_t *
-port_new (app_t *app, child_t *child, const char *name, char *error, size_t error_size)
+port_new (app_t *app, child_t *child, const char *name)
 {
-    otp_client_t *client = app_connect (app, error, error_size);
-    if (!client)
-        return NULL;
     port_t *self = (port_t *) zmalloc (sizeof (port_t));
     self->app = app;
     self->child = child;
-    self->client = client;
     snprintf (self->name, sizeof self->name, "%s", name);
+    //  Every port is a process of its own on the node, attached by our one
+    //  connection: messages to it come to us, marked with its address.
+    snprintf (self->address, sizeof self->address, "_sup%d.%" PRIu64, (int) getpid (),
+              ++app->port_sequence);
     self->stdin_fd = -1;
     self->retry_timer = -1;
     self->queue = zlistx_new ();
     zlistx_set_destructor (self->queue, (zlistx_destructor_fn *) s_pending_destroy);
     self->calls = zlistx_new ();
     zlistx_set_destructor (self->calls, (zlistx_destructor_fn *) otp_message_destroy);
-    zloop_reader (app->loop, otp_client_socket (client), s_on_client, self);
-    zloop_reader (app->loop, otp_client_monitor_socket (client), s_on_client, self);
+    //  Not waited for: the node takes requests in order, so the attach is
+    //  done before any registration of the address can be answered.
+    otp_client_request (app->client, "attach", self->address);
+    zhashx_insert (app->ports, self->address, self);
     return self;
 }
 
@@ -89,17 +75,19 @@ port_destroy (port_t **self_p)
 {
     port_t *self = *self_p;
     if (self) {
-        char error [256];
-        //  Unregistered before the connection closes: whoever takes the
-        //  name next (a hand-off) need not wait for the node to notice.
-        if (otp_reg_unregister (self->client, self->name, error, sizeof error))
-            otp_debug ("%s: unregister: %s", self->name, error);
+        //  The name is given up before the address goes: whoever takes it
+        //  next (a hand-off) need not wait for the node to notice.
+        if (self->registered || self->registering) {
+            zframe_t *request = otp_reg_request ("unregister-as", self->name, self->address, NULL);
+            otp_client_send (self->app->client, OTP_REG_PROCESS, otp_client_node (self->app->client),
+                             zframe_data (request), zframe_size (request));
+            zframe_destroy (&request);
+        }
+        otp_client_request (self->app->client, "detach", self->address);
+        zhashx_delete (self->app->ports, self->address);
         port_set_stdin (self, -1);
         if (self->retry_timer >= 0)
             zloop_timer_end (self->app->loop, self->retry_timer);
-        zloop_reader_end (self->app->loop, otp_client_socket (self->client));
-        zloop_reader_end (self->app->loop, otp_client_monitor_socket (self->client));
-        otp_client_destroy (&self->client);
         zlistx_destroy (&self->queue);
         zlistx_destroy (&self->calls);
         free (self);
@@ -107,22 +95,83 @@ port_destroy (port_t **self_p)
     }
 }
 
+bool
+port_registered (port_t *self)
+{
+    return self->registered;
+}
+
+static void
+s_meta (port_t *self, char *meta, size_t size)
+{
+    snprintf (meta, size, "child=%s", child_id (self->child));
+}
+
 int
 port_register (port_t *self, bool *busy, char *error, size_t error_size)
 {
-    char reason [512];
-    char meta [OTP_CHILD_ID_MAX + 16];
-    snprintf (meta, sizeof meta, "child=%s", child_id (self->child));
+    char reason [512], meta [OTP_CHILD_ID_MAX + 16];
+    s_meta (self, meta, sizeof meta);
     *busy = false;
-    if (otp_reg_register (self->client, self->name, meta, reason, sizeof reason) == 0) {
-        //  What came while we waited is in the mailbox: no socket shows it.
-        s_on_client (self->app->loop, NULL, self);
+    int rc = otp_reg_register_as (self->app->client, self->name, self->address, meta,
+                                  reason, sizeof reason);
+    //  What came while we waited is in the mailbox: no socket shows it.
+    app_pump_later (self->app);
+    if (rc == 0) {
+        self->registered = true;
         return 0;
     }
     *busy = strstr (reason, "registered") != NULL;
     snprintf (error, error_size, "child %s cannot take the name %s: %s",
               child_id (self->child), self->name, reason);
     return -1;
+}
+
+void
+port_register_async (port_t *self)
+{
+    char meta [OTP_CHILD_ID_MAX + 16];
+    s_meta (self, meta, sizeof meta);
+    zframe_t *request = otp_reg_request ("register-as", self->name, meta, self->address);
+    //  The reply comes to the port's address: the call is sent as it.
+    otp_client_send_request (self->app->client, OTP_REG_PROCESS, otp_client_node (self->app->client),
+                             zframe_data (request), zframe_size (request), self->address);
+    zframe_destroy (&request);
+    self->registering = true;
+}
+
+//  A reply to port_register_async (its ref is our address).
+static void
+s_on_registered (port_t *self, otp_message_t *reply)
+{
+    self->registering = false;
+    char reason [512] = "no answer from otp-reg";
+    bool ok = false, busy = false;
+    zmsg_t *values = streq (reply->kind, "reply")? otp_payload_decode (reply->payload): NULL;
+    char status [8] = "";
+    if (values && otp_msg_str (values, -1, status, sizeof status) == 0) {
+        ok = streq (status, "ok");
+        if (!ok && otp_msg_str (values, 0, reason, sizeof reason))
+            snprintf (reason, sizeof reason, "malformed reply from otp-reg");
+    }
+    zmsg_destroy (&values);
+    self->registered = ok;
+    if (!ok)
+        busy = strstr (reason, "registered") != NULL;
+    char error [1024] = "";
+    if (!ok)
+        snprintf (error, sizeof error, "child %s cannot take the name %s: %s",
+                  child_id (self->child), self->name, reason);
+    if (self->retry_timer >= 0) {
+        //  Taking the name back after a heal (s_on_retry): the child runs.
+        if (ok) {
+            otp_info ("%s: has its name again", child_id (self->child));
+            zloop_timer_end (self->app->loop, self->retry_timer);
+            self->retry_timer = -1;
+        }
+        return;
+    }
+    child_on_registered (self->child, ok, busy, error);
 }
 
 static int s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
@@ -206,7 +255,7 @@ port_on_line (port_t *self, const char *line)
     if (!call)
         return false;
     zlistx_detach_cur (self->calls);
-    otp_client_reply (self->client, call, line, strlen (line));
+    otp_client_reply (self->app->client, call, line, strlen (line));
     otp_message_destroy (&call);
     self->app->stats.replies++;
     return true;
@@ -245,36 +294,39 @@ s_deliver (port_t *self, otp_message_t **message_p)
     s_flush (self);
 }
 
+//  Our name went to another holder after a heal (see port_on_message): we
+//  take it back once that holder has stopped.
 static int
-s_on_client (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_retry (zloop_t *loop, int timer_id, void *arg)
 {
     port_t *self = (port_t *) arg;
-    zmsg_t *msg;
-    while ((msg = otp_client_try (self->client))) {
-        otp_message_t *message = otp_message_parse (msg);
-        zmsg_destroy (&msg);
-        if (!message)
-            continue;
-        if (!*message->kind && strncmp (message->from, OTP_REG_PROCESS "@", strlen (OTP_REG_PROCESS) + 1) == 0) {
-            //  The registry gave our name to an older holder after a heal.
-            //  Which instance lives is the supervisor's call, not the
-            //  registry's: if ours is to run, the other stops, and we take
-            //  the name back then.
-            otp_warn ("%s: %.*s", self->name, (int) zframe_size (message->payload),
-                      (char *) zframe_data (message->payload));
-            otp_message_destroy (&message);
-            if (self->retry_timer < 0)
-                self->retry_timer = zloop_timer (self->app->loop, 100, 0, s_on_retry, self);
-            continue;
-        }
-        if (streq (message->kind, "reply") || streq (message->kind, "noproc")) {
-            otp_message_destroy (&message);
-            continue;
-        }
-        s_deliver (self, &message);
-    }
-    if (otp_client_lost (self->client) && otp_log_ratelimit (&self->warned, 1000))
-        otp_warn ("%s: %s", self->name, otp_client_error (self->client));
+    if (!self->registering)
+        port_register_async (self);
     return 0;
 }
 
+void
+port_on_message (port_t *self, otp_message_t **message_p)
+{
+    otp_message_t *message = *message_p;
+    if (streq (message->kind, "reply") || streq (message->kind, "noproc")) {
+        if (streq (message->ref, self->address))
+            s_on_registered (self, message);
+        otp_message_destroy (message_p);
+        return;
+    }
+    if (!*message->kind && strncmp (message->from, OTP_REG_PROCESS "@", strlen (OTP_REG_PROCESS) + 1) == 0) {
+        //  The registry gave our name to an older holder after a heal.
+        //  Which instance lives is the supervisor's call, not the
+        //  registry's: if ours is to run, the other stops, and we take
+        //  the name back then.
+        otp_warn ("%s: %.*s", self->name, (int) zframe_size (message->payload),
+                  (char *) zframe_data (message->payload));
+        self->registered = false;
+        if (self->retry_timer < 0)
+            self->retry_timer = zloop_timer (self->app->loop, 100, 0, s_on_retry, self);
+        otp_message_destroy (message_p);
+        return;
+    }
+    s_deliver (self, message_p);
+}

@@ -179,6 +179,26 @@ s_info (app_t *app, otp_message_t **call_p)
     requests_reply (app, call_p, &values);
 }
 
+//  "ok", node, pid of a child of the local tree.
+static void
+s_reply_placed (app_t *app, const char *id, otp_message_t **call_p)
+{
+    zlistx_t *rows = zlistx_new ();
+    zlistx_set_destructor (rows, (zlistx_destructor_fn *) zmsg_destroy);
+    tree_rows (app->tree, rows);
+    zmsg_t *values = zmsg_new ();
+    zmsg_addstr (values, app->config->node? app->config->node: "");
+    char pid [24] = "0";
+    for (zmsg_t *row = (zmsg_t *) zlistx_first (rows); row; row = (zmsg_t *) zlistx_next (rows))
+        if (zframe_streq (zmsg_first (row), id)) {
+            otp_msg_str (row, 2, pid, sizeof pid);
+            break;
+        }
+    zmsg_addstr (values, pid);
+    zlistx_destroy (&rows);
+    requests_reply (app, call_p, &values);
+}
+
 static void
 s_start (app_t *app, zmsg_t *request, otp_message_t **call_p)
 {
@@ -234,20 +254,7 @@ s_start (app_t *app, zmsg_t *request, otp_message_t **call_p)
         requests_error (app, call_p, "%s", error);
         return;
     }
-    zlistx_t *rows = zlistx_new ();
-    zlistx_set_destructor (rows, (zlistx_destructor_fn *) zmsg_destroy);
-    tree_rows (app->tree, rows);
-    zmsg_t *values = zmsg_new ();
-    zmsg_addstr (values, app->config->node? app->config->node: "");
-    for (zmsg_t *row = (zmsg_t *) zlistx_first (rows); row; row = (zmsg_t *) zlistx_next (rows))
-        if (zframe_streq (zmsg_first (row), id)) {
-            char pid [24];
-            otp_msg_str (row, 2, pid, sizeof pid);
-            zmsg_addstr (values, pid);
-            break;
-        }
-    zlistx_destroy (&rows);
-    requests_reply (app, call_p, &values);
+    s_reply_placed (app, id, call_p);
 }
 
 void
@@ -301,12 +308,8 @@ requests_on_call (app_t *app, otp_message_t **call_p)
         else
         if (tree_restart_child (app->tree, id, error, sizeof error))
             requests_error (app, call_p, "%s", error);
-        else {
-            zmsg_t *values = zmsg_new ();
-            zmsg_addstr (values, app->config->node? app->config->node: "");
-            zmsg_addstr (values, "0");
-            requests_reply (app, call_p, &values);
-        }
+        else
+            s_reply_placed (app, id, call_p);
     }
     else
     if (index == SUP_DELETE) {

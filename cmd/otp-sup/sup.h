@@ -38,6 +38,9 @@ struct _app_t {
     tree_t *tree;                   //  the local tree; NULL if none
     cluster_t *cluster;             //  NULL standalone
     zhashx_t *pids;                 //  pid (as a key string) -> child_t, to reap
+    zhashx_t *ports;                //  port address -> port_t
+    uint64_t port_sequence;
+    int pump_timer;                 //  -1, or a mailbox drain is due
     bool stopping;                  //  shutting down: stop everything, then exit
     bool draining;                  //  stopping by hand-off (cluster children move)
     int exit_status;
@@ -51,8 +54,9 @@ struct _app_t {
 void app_shutdown (app_t *self, int status);
 //  Called when something stopped: exits the loop once nothing runs.
 void app_check_done (app_t *self);
-//  Connects a new client to our node (a port's own process).
-otp_client_t *app_connect (app_t *self, char *error, size_t error_size);
+//  After a call that waited on our client: what came meanwhile waits in
+//  its mailbox, which no socket shows; it is handled from the loop soon.
+void app_pump_later (app_t *self);
 
 //  child.c: one OS process, started and stopped the OTP way
 child_t *child_new (app_t *app, otp_childspec_t **spec_p, const char *supervisor);
@@ -65,6 +69,12 @@ const char *child_supervisor (child_t *self);
 //  or -1 with a one-line reason: the command cannot run, or the name is
 //  held elsewhere (then `*busy` is true, and a later try may work).
 int child_start (child_t *self, bool *busy, char *error, size_t error_size);
+//  The same without waiting for the registry: `started` is called when
+//  it has run (rc 0) or could not (rc -1, busy, error), maybe at once.
+typedef void (child_started_fn) (child_t *child, int rc, bool busy, const char *error, void *arg);
+void child_start_async (child_t *self, child_started_fn *started);
+//  From the port: the name is ours (ok), or not.
+void child_on_registered (child_t *self, bool ok, bool busy, const char *error);
 //  SIGTERM to its process group, SIGKILL after its shutdown time; its
 //  handler is called once it has exited (requested = true).
 void child_stop (child_t *self);
@@ -83,12 +93,17 @@ void child_count_restart (child_t *self);
 //  From the SIGCHLD reaper: `pid` has exited with wait status `status`.
 void child_reaped (app_t *app, pid_t pid, int status);
 
-//  port.c: a named child's process on the node
-port_t *port_new (app_t *app, child_t *child, const char *name, char *error, size_t error_size);
+//  port.c: a named child's process on the node (an address of ours)
+port_t *port_new (app_t *app, child_t *child, const char *name);
 void port_destroy (port_t **self_p);
-//  Takes the name cluster-wide; 0, or -1 (the reason in `error`; `*busy`
-//  if someone else holds it).
+//  Takes the name cluster-wide, waiting; 0, or -1 (the reason in `error`;
+//  `*busy` if someone else holds it).
 int port_register (port_t *self, bool *busy, char *error, size_t error_size);
+//  The same without waiting: child_on_registered has the answer.
+void port_register_async (port_t *self);
+bool port_registered (port_t *self);
+//  A message to the port's address, or a reply whose ref it is.
+void port_on_message (port_t *self, otp_message_t **message_p);
 //  The child's stdin (a new process each restart) or -1 when it is not running.
 void port_set_stdin (port_t *self, int fd);
 //  A line the child wrote on stdout: a call's reply if one waits, else

@@ -430,7 +430,12 @@ s_begin_stop (tree_t *self, member_t *member)
 static void
 s_remove (tree_t *self, member_t *member)
 {
-    //  Actions on it go with it.
+    //  Actions on it go with it; a stop-child waiting on one is answered:
+    //  what is gone is stopped.
+    for (action_t *action = (action_t *) zlistx_first (self->todo); action;
+         action = (action_t *) zlistx_next (self->todo))
+        if (action->member == member)
+            s_reply (self, &action->call);
     s_todo_drop (self, member, -1, false);
     void *handle = zlistx_find (self->members, member);
     if (handle)
@@ -610,8 +615,9 @@ tree_start (tree_t *self, char *error, size_t error_size)
 void
 tree_stop (tree_t *self)
 {
-    //  Whatever was under way gives way to the stop.
-    s_todo_drop (self, NULL, -1, true);
+    //  What was about to start gives way to the stop; stops and removals
+    //  stay (a stop-child waiting on one is answered once it is done).
+    s_todo_drop (self, NULL, ACT_START, true);
     self->failing = false;
     self->stopping = true;
     s_stop_all (self);
@@ -668,6 +674,9 @@ tree_stop_child (tree_t *self, const char *id, otp_message_t **call, char *error
     action_t *action = s_enqueue (member->tree, ACT_STOP, member);
     action->call = *call;
     *call = NULL;
+    //  OTP's terminate_child: a temporary child's spec goes with it.
+    if (member->restart == OTP_RESTART_TEMPORARY)
+        s_enqueue (member->tree, ACT_REMOVE, member);
     s_run (member->tree);
     return 0;
 }
@@ -682,6 +691,13 @@ tree_restart_child (tree_t *self, const char *id, char *error, size_t error_size
     }
     if (s_member_running (member)) {
         snprintf (error, error_size, "child %s is running", id);
+        return -1;
+    }
+    //  A supervisor that is not running has no children to restart (they
+    //  would run unsupervised).
+    tree_t *tree = member->tree;
+    if (!tree->running || tree->stopping || tree->failing) {
+        snprintf (error, error_size, "supervisor %s is not running", tree->path);
         return -1;
     }
     member->held = false;
