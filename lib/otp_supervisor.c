@@ -120,6 +120,28 @@ s_placed (zmsg_t *reply, char *node, long *pid, char *error, size_t error_size)
 }
 
 int
+otp_sup_start_local_child (otp_client_t *client, const otp_childspec_t *spec,
+                           char *node, long *pid, char *error, size_t error_size)
+{
+    if (otp_childspec_check (spec, error, error_size))
+        return -1;
+    //  A leading `supervisor local` pair: the root of the local tree, here.
+    zmsg_t *request = s_start_request (spec, NULL);
+    zframe_t *command = zmsg_pop (request);
+    zmsg_pushstr (request, "local");
+    zmsg_pushstr (request, "supervisor");
+    zmsg_prepend (request, &command);
+    bool moved;
+    zmsg_t *reply = otp_payload_call (client, OTP_SUP_PROCESS, otp_client_node (client), &request,
+                                      "moved", &moved, error, error_size);
+    int rc = reply && !moved? s_placed (reply, node, pid, error, error_size): -1;
+    if (reply && moved)
+        s_malformed (error, error_size);
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+int
 otp_sup_start_child (otp_client_t *client, const otp_childspec_t *spec,
                      char *node, long *pid, char *error, size_t error_size)
 {

@@ -63,6 +63,9 @@ extern const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1];
 //  `node` (OTP_NODE_MAX + 1 bytes) gets where the child runs; may be NULL.
 int otp_sup_start_child (otp_client_t *client, const otp_childspec_t *spec,
                          char *node, long *pid, char *error, size_t error_size);
+//  Into the root of the local tree of our node's otp-sup (never moves).
+int otp_sup_start_local_child (otp_client_t *client, const otp_childspec_t *spec,
+                               char *node, long *pid, char *error, size_t error_size);
 int otp_sup_stop_child (otp_client_t *client, const char *id, char *error, size_t error_size);
 int otp_sup_restart_child (otp_client_t *client, const char *id, char *node, long *pid,
                            char *error, size_t error_size);

@@ -23,7 +23,7 @@ gone () { ! running "$1"; }
     [ "$(ls "$OTP_RUN_DIR"/n*.reg.pid | wc -l)" -eq 3 ]
     otp-echo -n n1@127.0.0.1 --register hello > /dev/null 2> "$BATS_TEST_TMPDIR/echo.err" 3>&- &
     track $!
-    wait_until 5 bash -c "otp-ctl -n n3@127.0.0.1 whereis hello | grep -qx n1@127.0.0.1"
+    wait_until 10 bash -c "otp-ctl -n n3@127.0.0.1 whereis hello | grep -qx n1@127.0.0.1"
     # and a supervisor, all three members of one cluster supervisor
     [ "$(ls "$OTP_RUN_DIR"/n*.sup.pid | wc -l)" -eq 3 ]
     for i in 1 2 3; do

@@ -10,7 +10,7 @@
 
 #define START_USAGE "usage: otp-ctl start-child ID [--name NAME] [--restart permanent|transient|temporary]\n" \
                     "           [--shutdown MS|brutal_kill|infinity] [--type worker|supervisor] [--node NODE]\n" \
-                    "           [--cwd DIR] [--env KEY=VALUE]... [--messages stdin|api] -- COMMAND [ARGS...]"
+                    "           [--cwd DIR] [--env KEY=VALUE]... [--messages stdin|api] [--local] -- COMMAND [ARGS...]"
 
 //  Bad usage: one line (or the usage), exit 2, before anything is sent.
 static void __attribute__ ((format (printf, 1, 2), noreturn))
@@ -37,7 +37,7 @@ s_set (otp_childspec_t *spec, const char *key, const char *value)
 //  The spec of `start-child ID [flags] -- COMMAND ARGS...`: flags and the
 //  ID in any order before the `--`, the command line after it.
 static otp_childspec_t *
-s_start_spec (ctl_t *ctl, int argc, char **argv)
+s_start_spec (ctl_t *ctl, int argc, char **argv, bool *local)
 {
     static const char *flags [] = {
         "name", "restart", "shutdown", "type", "node", "cwd", "env", "messages", NULL
@@ -49,6 +49,10 @@ s_start_spec (ctl_t *ctl, int argc, char **argv)
         const char *arg = argv [i];
         if (streq (arg, "--json")) {
             ctl->json = true;
+            continue;
+        }
+        if (streq (arg, "--local")) {
+            *local = true;      //  the local tree's root, not the cluster
             continue;
         }
         if (arg [0] != '-') {
@@ -214,8 +218,9 @@ ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv)
                  || streq (command, "delete-child");
     otp_childspec_t *spec = NULL;
     const char *id = NULL;
+    bool local = false;
     if (start) {
-        spec = s_start_spec (ctl, argc, argv);
+        spec = s_start_spec (ctl, argc, argv, &local);
         id = spec->id;
     }
     else {
@@ -247,7 +252,9 @@ ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv)
         ;
     else
     if (start) {
-        if (otp_sup_start_child (client, spec, node, &pid, error, sizeof error) == 0) {
+        int rc = local? otp_sup_start_local_child (client, spec, node, &pid, error, sizeof error)
+                      : otp_sup_start_child (client, spec, node, &pid, error, sizeof error);
+        if (rc == 0) {
             s_print_placed (ctl, id, "started", node, pid);
             status = 0;
         }
