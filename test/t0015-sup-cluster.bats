@@ -237,3 +237,29 @@ kill_host () {
     for id in $victims; do wait_until 10 answers_on a "$id"; done
     all_run_once 24
 }
+
+@test "garbage sent to otp-sup gets an error and changes nothing" {
+    sup_cluster a b
+    write_child
+    start_children a 2
+    wait_until 5 all_run_once 2
+    before=$(otp-ctl -n b@127.0.0.1 which-children)
+    # otp-ctl call prints the reply's payload: here an encoded error.
+    run otp-ctl -n a@127.0.0.1 call otp-sup@a@127.0.0.1 garbage
+    [[ "$output" == *"error"*"not a request"* ]]
+    # A frame list with an unknown request, and one whose length runs past the end.
+    run otp-ctl -n a@127.0.0.1 call otp-sup@a@127.0.0.1 "$(printf '\003foo')"
+    [[ "$output" == *"error"*"unknown command"* ]]
+    run otp-ctl -n a@127.0.0.1 call otp-sup@a@127.0.0.1 "$(printf '\005start\377\000\000\377\377x')"
+    [[ "$output" == *"error"* ]]
+    # A HELLO from someone who is not otp-sup is not a member's.
+    run otp-ctl -n a@127.0.0.1 send otp-sup@b@127.0.0.1 "$(printf '\005HELLO\007uniform')"
+    [ "$status" -eq 0 ]
+    # A spec without a value for its last key.
+    run otp-ctl -n a@127.0.0.1 call otp-sup@a@127.0.0.1 "$(printf '\005start\002id\001x\007command')"
+    [[ "$output" == *"error"* ]]
+    [ "$(otp-ctl -n b@127.0.0.1 which-children)" = "$before" ]
+    [ "$(otp-ctl -n a@127.0.0.1 call c1 inc)" = 1 ]
+    kill -0 "$(sup_pid_of a)"
+    kill -0 "$(sup_pid_of b)"
+}
