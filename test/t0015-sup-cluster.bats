@@ -263,3 +263,35 @@ kill_host () {
     kill -0 "$(sup_pid_of a)"
     kill -0 "$(sup_pid_of b)"
 }
+
+@test "--rebalance: a member that joins gets the children its hash gives it, moved without overlap" {
+    sup_cluster a b -- --rebalance
+    write_child
+    start_children a 20
+    wait_until 10 all_run_once 20
+    [ -z "$(ids_on a c)" ]
+    start_node c
+    wait_until 10 full_mesh a b c
+    start_reg c
+    start_sup c --rebalance
+    wait_until 10 test -n "$(ids_on a c)"
+    moved=$(ids_on a c)
+    for id in $moved; do wait_until 10 answers_on b "$id"; done
+    all_run_once 20
+    never_twice
+    grep -q "rebalancing" "$BATS_TEST_TMPDIR/a.sup.log" "$BATS_TEST_TMPDIR/b.sup.log"
+}
+
+@test "without --rebalance, children stay where they run when a member joins" {
+    sup_cluster a b
+    write_child
+    start_children a 12
+    wait_until 10 all_run_once 12
+    before=$(otp-ctl -n a@127.0.0.1 which-children | awk '{ print $1, $2, $3 }')
+    start_node c
+    wait_until 10 full_mesh a b c
+    start_reg c
+    start_sup c
+    wait_until 10 all_members 3 a b c
+    [ "$(otp-ctl -n c@127.0.0.1 which-children | awk '{ print $1, $2, $3 }')" = "$before" ]
+}

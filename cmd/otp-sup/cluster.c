@@ -54,6 +54,7 @@ typedef struct {
     int64_t retry_at;               //  waiting for its name: try again then
     int retry_ms;
     int64_t orphaned_at;            //  quorum: its owner went at this time
+    char moving_to [OTP_NODE_MAX + 1];  //  rebalancing: stopping here to start there
 } entry_t;
 
 typedef struct {
@@ -369,7 +370,7 @@ static bool
 s_wanted_here (cluster_t *self, entry_t *entry)
 {
     return entry->state == ENTRY_RUNNING && streq (entry->owner, self->me)
-        && !self->leaving && !self->stopped && s_quorum (self);
+        && !self->leaving && !self->stopped && !*entry->moving_to && s_quorum (self);
 }
 
 //  Draining: a child of ours that no longer runs here goes to the member
@@ -425,6 +426,15 @@ s_reconcile (cluster_t *self, entry_t *entry)
                 requests_reply (self->app, &entry->stop_call, NULL);
             //  Draining: it stopped here, so now it may start elsewhere.
             s_handoff (self, entry);
+            if (*entry->moving_to) {
+                char heir [OTP_NODE_MAX + 1];
+                snprintf (heir, sizeof heir, "%s", entry->moving_to);
+                *entry->moving_to = 0;
+                if (entry->state == ENTRY_RUNNING && streq (entry->owner, self->me)) {
+                    otp_info ("%s: moved to %s (rebalancing)", entry->id, heir);
+                    s_write (self, entry, heir, ENTRY_RUNNING, false);
+                }
+            }
             app_check_done (self->app);
         }
     }
@@ -563,6 +573,8 @@ s_apply_run (cluster_t *self, zmsg_t *op)
     }
 }
 
+static void s_rebalance (cluster_t *self);
+
 static void
 s_member_seen (cluster_t *self, const char *node, const char *strategy)
 {
@@ -575,8 +587,10 @@ s_member_seen (cluster_t *self, const char *node, const char *strategy)
     if (!streq (strategy, self->app->config->strategy))
         otp_warn ("member %s uses the %s strategy, we use %s", node, strategy,
                   self->app->config->strategy);
-    if (!was)
+    if (!was) {
         otp_info ("member %s joined", node);
+        s_rebalance (self);
+    }
 }
 
 void
@@ -671,6 +685,31 @@ s_check_orphans (cluster_t *self)
             otp_info ("%s: its member %s is gone; restarting it here", entry->id, entry->owner);
         }
         s_write (self, entry, heir, entry->state, false);
+    }
+    zlistx_destroy (&entries);
+    zlistx_destroy (&nodes);
+}
+
+//  A member joined: with --rebalance, each child of ours whose rendezvous
+//  choice is now that member moves there (stopped here first, as in a
+//  hand-off). Without it, as with Horde's default, children stay put.
+static void
+s_rebalance (cluster_t *self)
+{
+    if (!self->app->config->rebalance || self->leaving || self->stopped || !s_quorum (self))
+        return;
+    zlistx_t *nodes = s_placement (self, NULL);
+    zlistx_t *entries = s_entries (self);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries)) {
+        if (entry->state != ENTRY_RUNNING || !streq (entry->owner, self->me)
+        ||  !entry->child || *entry->moving_to || entry->spec->node)
+            continue;
+        const char *best = s_hash_owner (nodes, entry->id);
+        if (best && !streq (best, self->me)) {
+            snprintf (entry->moving_to, sizeof entry->moving_to, "%s", best);
+            s_reconcile (self, entry);
+        }
     }
     zlistx_destroy (&entries);
     zlistx_destroy (&nodes);

@@ -31,6 +31,9 @@ s_usage (FILE *out)
 "      --period S           ... within S seconds, or otp-sup gives up (OTP_SUP_PERIOD, 5)\n"
 "      --failover-delay MS  quorum: wait before restarting a lost member's\n"
 "                           children (OTP_SUP_FAILOVER_DELAY_MS, default 1000)\n"
+"      --rebalance          when a member joins, move to it the children its\n"
+"                           hash now gives it (OTP_SUP_REBALANCE=1; default:\n"
+"                           children stay where they run, as Horde's)\n"
 "  -c, --cookie COOKIE      cluster cookie (OTP_COOKIE)\n"
 "      --cookie-file FILE   cookie file (OTP_COOKIE_FILE; default ~/.otp-cookie)\n"
 "  -e, --epmd-port PORT     otp-epmd port (OTP_EPMD_PORT, default 4369)\n"
@@ -360,7 +363,9 @@ main (int argc, char *argv [])
                                                 otp_env ("OTP_SUP_FAILOVER_DELAY_MS", "1000"), 0, 600000),
     };
     bool foreground = false, check = false;
-    enum { OPT_COOKIE_FILE = 256, OPT_MEMBERS, OPT_INTENSITY, OPT_PERIOD, OPT_FAILOVER_DELAY };
+    config.rebalance = streq (otp_env ("OTP_SUP_REBALANCE", "0"), "1");
+    enum { OPT_COOKIE_FILE = 256, OPT_MEMBERS, OPT_INTENSITY, OPT_PERIOD, OPT_FAILOVER_DELAY,
+           OPT_REBALANCE };
     static const struct option longopts [] = {
         { "node", required_argument, NULL, 'N' },
         { "config", required_argument, NULL, 'f' },
@@ -369,6 +374,7 @@ main (int argc, char *argv [])
         { "intensity", required_argument, NULL, OPT_INTENSITY },
         { "period", required_argument, NULL, OPT_PERIOD },
         { "failover-delay", required_argument, NULL, OPT_FAILOVER_DELAY },
+        { "rebalance", no_argument, NULL, OPT_REBALANCE },
         { "cookie", required_argument, NULL, 'c' },
         { "cookie-file", required_argument, NULL, OPT_COOKIE_FILE },
         { "epmd-port", required_argument, NULL, 'e' },
@@ -393,6 +399,7 @@ main (int argc, char *argv [])
             case OPT_FAILOVER_DELAY:
                 config.failover_delay_ms = (int) otp_opt_int ("--failover-delay", optarg, 0, 600000);
                 break;
+            case OPT_REBALANCE: config.rebalance = true; break;
             case 'c': cookie = optarg; break;
             case OPT_COOKIE_FILE: cookie_file = optarg; cookie = NULL; break;
             case 'e': config.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;

@@ -19,6 +19,7 @@ typedef struct {
     int intensity;                  //  the cluster supervisor's restart intensity ...
     int period_ms;                  //  ... within this period
     int failover_delay_ms;          //  quorum: wait this long before taking a lost member's children
+    bool rebalance;                 //  move children to a member that joins
 } sup_config_t;
 
 typedef struct _app_t app_t;
