@@ -31,8 +31,15 @@ EOF
 live_pids () {
     local pid
     for pid in $(awk -v id="$1" '$1 == "start" && $2 == id { print $3 }' "$EVENTS"); do
-        kill -0 "$pid" 2>/dev/null && echo "$pid"
+        alive "$pid" && echo "$pid"
     done
+}
+# alive PID: running. A zombie is not: an orphan's new parent may never
+# reap it (PID 1 of a container often does not).
+alive () {
+    local state
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
 }
 runs_once () { [ "$(live_pids "$1" | wc -l)" -eq 1 ]; }
 all_run_once () {
@@ -45,15 +52,4 @@ never_twice () {
          $1 == "stop" { live[$2]-- }
          END { exit bad }' "$EVENTS"
 }
-
-# start_sup NAME [otp-sup options]: otp-sup beside NAME@127.0.0.1, logging to
-# $BATS_TEST_TMPDIR/NAME.sup.log; waits until it answers. Sets SUP_PID.
-start_sup () {
-    local name=$1; shift
-    otp-sup -d --node "$name@127.0.0.1" "$@" 2>> "$BATS_TEST_TMPDIR/$name.sup.log" 3>&- &
-    SUP_PID=$!
-    track "$SUP_PID"
-    eval "SUP_${name//[^a-zA-Z0-9]/_}=$SUP_PID"
-    wait_until 5 otp-ctl -n "$name@127.0.0.1" count-children
-}
-sup_pid_of () { local v="SUP_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }
+gone () { ! alive "$1"; }

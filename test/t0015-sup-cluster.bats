@@ -79,7 +79,7 @@ kill_host () {
     # stop-child answers once the process is gone, wherever it ran.
     run otp-ctl -n a@127.0.0.1 stop-child w
     [ "$status" -eq 0 ]
-    run kill -0 "$first"
+    run alive "$first"
     [ "$status" -ne 0 ]
     wait_until 5 bash -c "otp-ctl -n b@127.0.0.1 which-children | grep -q '^w .* stopped '"
     run otp-ctl -n b@127.0.0.1 call w inc --timeout 1000
@@ -169,8 +169,9 @@ kill_host () {
     [ -n "$moving" ]
     kill -TERM "$(pid_of b)"
     for id in $moving; do wait_until 10 answers_on c "$id"; done
-    wait_until 10 bash -c "! kill -0 $(pid_of b) 2>/dev/null"
-    ! kill -0 "$(sup_pid_of b)" 2>/dev/null
+    wait_until 10 gone "$(pid_of b)"
+    run alive "$(sup_pid_of b)"
+    [ "$status" -ne 0 ]
     all_run_once 30
     never_twice
     grep -q "handed off" "$BATS_TEST_TMPDIR/b.sup.log"
@@ -198,7 +199,7 @@ kill_host () {
     victims=$(ids_on a c)
     [ -n "$victims" ]
     kill -9 "$(pid_of c)"
-    wait_until 10 bash -c "! kill -0 $(sup_pid_of c) 2>/dev/null"
+    wait_until 10 gone "$(sup_pid_of c)"
     for id in $victims; do wait_until 10 answers_on b "$id"; done
     all_run_once 12
 }
