@@ -76,6 +76,7 @@ struct _cluster_t {
     zlistx_t *restarts;             //  times of recent restarts here (intensity)
     bool leaving;
     bool stopped;                   //  escalated or lost: nothing runs here any more
+    bool timed;                     //  some entry waits for a time (a retry, a failover delay)
     int timer;
     int64_t next_beat;
     struct {
@@ -340,6 +341,7 @@ s_on_started (child_t *child, int rc, bool busy, const char *error, void *arg)
         if (entry->retry_ms > CLUSTER_RETRY_MAX_MS)
             entry->retry_ms = CLUSTER_RETRY_MAX_MS;
         entry->retry_at = zclock_mono () + entry->retry_ms;
+        self->timed = true;
         otp_debug ("%s", error);
     }
     else
@@ -669,6 +671,7 @@ s_check_orphans (cluster_t *self)
         if (self->strategy == STRATEGY_QUORUM && self->app->config->failover_delay_ms > 0) {
             if (!entry->orphaned_at)
                 entry->orphaned_at = now;
+            self->timed = true;
             if (now - entry->orphaned_at < self->app->config->failover_delay_ms)
                 continue;
         }
@@ -780,19 +783,27 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     cluster_t *self = (cluster_t *) arg;
     int64_t now = zclock_mono ();
-    zlistx_t *entries = s_entries (self);
-    bool orphans = false;
-    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
-         entry = (entry_t *) zlistx_next (entries)) {
-        if (entry->child && entry->retry_at && now >= entry->retry_at
-        &&  !child_alive (entry->child) && s_wanted_here (self, entry))
-            s_start (self, entry);
-        if (entry->orphaned_at)
-            orphans = true;
+    //  Only while something waits: an idle member with many children
+    //  does not walk them fifty times a second.
+    if (self->timed) {
+        self->timed = false;
+        zlistx_t *entries = s_entries (self);
+        bool orphans = false;
+        for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+             entry = (entry_t *) zlistx_next (entries)) {
+            if (entry->retry_at && !(entry->child && s_wanted_here (self, entry)))
+                entry->retry_at = 0;
+            if (entry->retry_at && now >= entry->retry_at && !child_alive (entry->child))
+                s_start (self, entry);
+            if (entry->retry_at || entry->orphaned_at)
+                self->timed = true;
+            if (entry->orphaned_at)
+                orphans = true;
+        }
+        zlistx_destroy (&entries);
+        if (orphans && s_quorum (self))
+            s_check_orphans (self);
     }
-    zlistx_destroy (&entries);
-    if (orphans)
-        s_check_orphans (self);
     if (now >= self->next_beat) {
         self->next_beat = now + CLUSTER_BEAT_MS;
         for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
