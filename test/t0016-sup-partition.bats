@@ -41,6 +41,8 @@ ids_on_host () {
     netns_ctl "$1" which-children | awk -v n="$(netns_node "$2")" '$2 == n { print $1 }'
 }
 
+owner_on () { netns_ctl "$1" which-children | awk -v id="$2" '$1 == id { print $2 }'; }
+
 # answers_from HOST ID: a call by name from HOST reaches ID's one process.
 answers_from () {
     local out
@@ -118,4 +120,22 @@ everyone_answers () {
       "$(netns_ctl 2 which-children | awk 'NR > 1 { print $1, $2 }')" ]
     [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
       "$(netns_ctl 3 which-children | awk 'NR > 1 { print $1, $2 }')" ]
+}
+
+@test "quorum: a member cut for less than the failover delay stops its children, and runs them again when it is back" {
+    part_cluster --strategy quorum --members 3 --failover-delay 5000
+    write_child
+    start_children_on 1 12
+    wait_until 10 all_run_once 12
+    minority=$(ids_on_host 1 3)
+    [ -n "$minority" ]
+    netns_cut 3
+    wait_until 10 none_alive $minority
+    netns_restore 3
+    wait_until 20 netns_mesh 1 2 3
+    # Back within the delay: nobody took them, so their member runs them again.
+    for id in $minority; do wait_until 15 answers_from 1 "$id"; done
+    for id in $minority; do [ "$(owner_on 1 "$id")" = "$(netns_node 3)" ]; done
+    all_run_once 12
+    never_twice
 }

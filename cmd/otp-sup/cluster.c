@@ -407,6 +407,15 @@ s_reconcile (cluster_t *self, entry_t *entry)
         s_start (self, entry);
     }
     else
+    if (want && !child_alive (entry->child) && !entry->retry_at
+    &&  streq (child_status (entry->child), "stopped")) {
+        //  Stopped on purpose, and ours to run again: the entry changed
+        //  while it stopped (a version that took it away, then one that
+        //  gave it back).
+        entry->child_generation = entry->generation;
+        s_start (self, entry);
+    }
+    else
     if (want && entry->child_generation != entry->generation) {
         //  restart-child: the old process goes first, then the new one.
         if (child_alive (entry->child))
