@@ -73,7 +73,7 @@ struct _cluster_t {
     strategy_t strategy;
     zhashx_t *entries;              //  id -> entry_t
     zhashx_t *peers;                //  node -> peer_t
-    zlistx_t *restarts;             //  times of recent restarts here (intensity)
+    intensity_t *restarts;          //  of the children here
     bool leaving;
     bool stopped;                   //  escalated or lost: nothing runs here any more
     bool timed;                     //  some entry waits for a time (a retry, a failover delay)
@@ -451,18 +451,6 @@ s_reconcile (cluster_t *self, entry_t *entry)
     }
 }
 
-static bool
-s_too_many (cluster_t *self)
-{
-    int64_t now = zclock_mono ();
-    char *stamp;
-    while ((stamp = (char *) zlistx_first (self->restarts))
-    &&     now - atoll (stamp) >= self->app->config->period_ms)
-        zlistx_delete (self->restarts, zlistx_cursor (self->restarts));
-    zlistx_add_end (self->restarts, zsys_sprintf ("%" PRId64, now));
-    return (int) zlistx_size (self->restarts) > self->app->config->intensity;
-}
-
 static void
 s_on_child_exit (child_t *child, int status, bool requested, void *arg)
 {
@@ -481,7 +469,7 @@ s_on_child_exit (child_t *child, int status, bool requested, void *arg)
         s_write (self, entry, entry->owner, ENTRY_STOPPED, false);
         return;
     }
-    if (s_too_many (self)) {
+    if (intensity_restart (self->restarts)) {
         otp_warn ("cluster supervisor gave up: more than %d restarts in %d s",
                   self->app->config->intensity, self->app->config->period_ms / 1000);
         app_shutdown (self->app, 1);
@@ -851,8 +839,7 @@ cluster_new (app_t *app)
     zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) s_entry_destroy);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
-    self->restarts = zlistx_new ();
-    zlistx_set_destructor (self->restarts, (zlistx_destructor_fn *) zstr_free);
+    self->restarts = intensity_new (app->config->intensity, app->config->period_ms);
     self->timer = zloop_timer (app->loop, CLUSTER_TICK_MS, 0, s_on_tick, self);
     return self;
 }
@@ -865,7 +852,7 @@ cluster_destroy (cluster_t **self_p)
         zloop_timer_end (self->app->loop, self->timer);
         zhashx_destroy (&self->entries);
         zhashx_destroy (&self->peers);
-        zlistx_destroy (&self->restarts);
+        intensity_destroy (&self->restarts);
         free (self);
         *self_p = NULL;
     }

@@ -27,6 +27,7 @@ typedef struct _child_t child_t;
 typedef struct _port_t port_t;
 typedef struct _tree_t tree_t;
 typedef struct _cluster_t cluster_t;
+typedef struct _intensity_t intensity_t;
 
 //  Exit status of a child: its exit code, or 128 + signal. `requested`:
 //  it was stopped by us (shutdown), which is a normal exit.
@@ -58,6 +59,16 @@ void app_check_done (app_t *self);
 //  After a call that waited on our client: what came meanwhile waits in
 //  its mailbox, which no socket shows; it is handled from the loop soon.
 void app_pump_later (app_t *self);
+
+//  intensity.c: OTP's restart intensity, at most `max` restarts in a period
+intensity_t *intensity_new (int max, int period_ms);
+void intensity_destroy (intensity_t **self_p);
+void intensity_set (intensity_t *self, int max, int period_ms);
+//  Counts a restart now; true if it is one too many within the period.
+bool intensity_restart (intensity_t *self);
+void intensity_reset (intensity_t *self);
+int intensity_max (intensity_t *self);
+int intensity_period_ms (intensity_t *self);
 
 //  child.c: one OS process, started and stopped the OTP way
 child_t *child_new (app_t *app, otp_childspec_t **spec_p, const char *supervisor);

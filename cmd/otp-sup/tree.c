@@ -39,10 +39,8 @@ struct _tree_t {
     char id [OTP_CHILD_ID_MAX + 1];
     char path [256];
     strategy_t strategy;
-    int intensity;
-    int period_ms;
     zlistx_t *members;              //  member_t, in start order
-    zlistx_t *restarts;             //  int64_t * times of recent restarts
+    intensity_t *restarts;
     zlistx_t *todo;                 //  action_t
     bool running;
     bool failing;                   //  gave up: stopping all, then escalating
@@ -82,11 +80,8 @@ s_tree_new (app_t *app, tree_t *parent, const char *id)
     else
         snprintf (self->path, sizeof self->path, "%s", id);
     self->strategy = ONE_FOR_ONE;
-    self->intensity = 1;            //  OTP's defaults: 1 restart in 5 s
-    self->period_ms = 5000;
     self->members = zlistx_new ();
-    self->restarts = zlistx_new ();
-    zlistx_set_destructor (self->restarts, (zlistx_destructor_fn *) zstr_free);
+    self->restarts = intensity_new (1, 5000);     //  OTP's defaults: 1 restart in 5 s
     self->todo = zlistx_new ();
     return self;
 }
@@ -131,7 +126,7 @@ tree_destroy (tree_t **self_p)
             s_member_destroy (&member);
         }
         zlistx_destroy (&self->members);
-        zlistx_destroy (&self->restarts);
+        intensity_destroy (&self->restarts);
         free (self);
         *self_p = NULL;
     }
@@ -207,7 +202,7 @@ s_set_option (tree_t *self, const char *key, const char *value, char *error, siz
             snprintf (error, error_size, "intensity must be a number of restarts, 0..1000000");
             return -1;
         }
-        self->intensity = (int) number;
+        intensity_set (self->restarts, (int) number, intensity_period_ms (self->restarts));
         return 0;
     }
     if (streq (key, "period")) {
@@ -215,7 +210,7 @@ s_set_option (tree_t *self, const char *key, const char *value, char *error, siz
             snprintf (error, error_size, "period must be a number of seconds, 1..86400");
             return -1;
         }
-        self->period_ms = (int) number * 1000;
+        intensity_set (self->restarts, intensity_max (self->restarts), (int) number * 1000);
         return 0;
     }
     snprintf (error, error_size, "unknown key '%s'", key);
@@ -393,7 +388,7 @@ s_start_member (tree_t *self, member_t *member)
         tree_t *sub = member->sub;
         sub->running = true;
         sub->failing = sub->stopping = false;
-        zlistx_purge (sub->restarts);       //  a new supervisor, a new history
+        intensity_reset (sub->restarts);    //  a new supervisor, a new history
         for (member_t *each = (member_t *) zlistx_first (sub->members); each;
              each = (member_t *) zlistx_next (sub->members))
             if (!each->held)
@@ -454,7 +449,7 @@ s_escalate (tree_t *self)
         s_member_down (self->parent, self->as_member, 1, false);
     else {
         otp_warn ("supervisor %s gave up: more than %d restarts in %d s", self->path,
-                  self->intensity, self->period_ms / 1000);
+                  intensity_max (self->restarts), intensity_period_ms (self->restarts) / 1000);
         app_shutdown (self->app, 1);
     }
 }
@@ -495,19 +490,6 @@ s_run (tree_t *self)
     }
 }
 
-//  True if the restart now is one too many within the period.
-static bool
-s_too_many (tree_t *self)
-{
-    int64_t now = zclock_mono ();
-    char *stamp;
-    while ((stamp = (char *) zlistx_first (self->restarts))
-    &&     now - atoll (stamp) >= self->period_ms)
-        zlistx_delete (self->restarts, zlistx_cursor (self->restarts));
-    zlistx_add_end (self->restarts, zsys_sprintf ("%" PRId64, now));
-    return (int) zlistx_size (self->restarts) > self->intensity;
-}
-
 static void
 s_member_down (tree_t *self, member_t *member, int status, bool requested)
 {
@@ -531,7 +513,7 @@ s_member_down (tree_t *self, member_t *member, int status, bool requested)
         member->held = true;
         return;
     }
-    if (s_too_many (self)) {
+    if (intensity_restart (self->restarts)) {
         self->failing = true;
         s_stop_all (self);
         s_run (self);
