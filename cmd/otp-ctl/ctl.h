@@ -9,6 +9,7 @@ typedef struct {
     const char *cookie_file;
     int epmd_port;
     int timeout_ms;
+    bool timeout_set;               //  -t given: it wins over a command's own default
     bool json;
 } ctl_t;
 

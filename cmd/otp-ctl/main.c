@@ -48,7 +48,8 @@ s_usage (FILE *out)
 "  -c, --cookie COOKIE    cluster cookie (OTP_COOKIE)\n"
 "      --cookie-file FILE cookie file (OTP_COOKIE_FILE; default ~/.otp-cookie)\n"
 "  -e, --epmd-port PORT   otp-epmd port (OTP_EPMD_PORT, default 4369)\n"
-"  -t, --timeout MS       how long to wait for an answer (default 3000)\n"
+"  -t, --timeout MS       how long to wait for an answer (default 3000; stop-child and\n"
+"                         restart-child: 60000, as a child's shutdown may take long)\n"
 "  -j, --json             print JSON instead of text\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n");
@@ -86,7 +87,10 @@ main (int argc, char *argv [])
             case 'c': ctl.cookie = optarg; break;
             case OPT_COOKIE_FILE: ctl.cookie_file = optarg; ctl.cookie = NULL; break;
             case 'e': ctl.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
-            case 't': ctl.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 1, 3600000); break;
+            case 't':
+                ctl.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 1, 3600000);
+                ctl.timeout_set = true;
+                break;
             case 'j': ctl.json = true; break;
             case 'h': s_usage (stdout); return 0;
             case 'V': otp_print_version ("otp-ctl");

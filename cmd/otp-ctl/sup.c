@@ -243,6 +243,10 @@ ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv)
     if (!ctl->node)
         s_usage_error ("which node? give -n NAME@HOST (or set OTP_NODE_NAME)");
 
+    //  A stop waits for the child's shutdown (SIGTERM, then its shutdown
+    //  time): longer than a plain request's default.
+    if (!ctl->timeout_set && (streq (command, "stop-child") || streq (command, "restart-child")))
+        ctl->timeout_ms = 60000;
     char error [OTP_NODE_MAX + OTP_ARG_MAX + 64] = "";
     otp_client_t *client = ctl_connect (ctl, ctl->node, error, sizeof error);
     int status = 1;
