@@ -43,8 +43,10 @@ intensity_restart (intensity_t *self)
     size_t old = 0;
     while (old < self->count && now - self->times [old] >= self->period_ms)
         old++;
-    memmove (self->times, self->times + old, (self->count - old) * sizeof (int64_t));
-    self->count -= old;
+    if (old) {
+        memmove (self->times, self->times + old, (self->count - old) * sizeof (int64_t));
+        self->count -= old;
+    }
     if (self->count == self->capacity) {
         self->capacity = self->capacity? self->capacity * 2: 8;
         self->times = (int64_t *) realloc (self->times, self->capacity * sizeof (int64_t));
