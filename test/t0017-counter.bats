@@ -105,7 +105,7 @@ counter_cluster () {
     gone "$OLD_PID"
     grep -q "counter: handed off to $node" "$BATS_TEST_TMPDIR/$HOST.sup.log"
     grep -q "counter: stopped" "$BATS_TEST_TMPDIR/$HOST.sup.log"
-    grep -q "nodedown $HOST@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/${node%@*}.log"
+    wait_until 10 grep -q "nodedown $HOST@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/${node%@*}.log"
     wait_until 10 runs_on "$SURVIVOR" "${node%@*}"
 }
 
