@@ -33,12 +33,13 @@ SELFTEST  := $(BUILD)/bin/otp-selftest
 PROBE     := $(BUILD)/bin/otp-probe
 SLOWDNS   := $(BUILD)/lib/libslowdns.so
 ECHO      := $(BUILD)/bin/otp-echo
+GOSSIPTOOL := $(BUILD)/bin/otp-gossip-tool
 BENCH     := $(BUILD)/bin/otp-bench
 EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 
 .SECONDARY:
-.PHONY: all test check unit bench run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
+.PHONY: all test check unit bench bench-hosts run run-multi stop install uninstall clean fuzz
+all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(GOSSIPTOOL) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -70,6 +71,11 @@ $(ECHO): $(BUILD)/test/tools/otp-echo.o $(LIB)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(GOSSIPTOOL): $(BUILD)/test/tools/otp-gossip-tool.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BENCH): $(BUILD)/bench/otp-bench.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
@@ -96,6 +102,11 @@ unit: $(SELFTEST)
 
 bench: all
 	OTP_BIN=$(abspath $(BUILD)/bin) bench/run
+
+# Several hosts on network namespaces (root): formation, cut and restore
+# under each strategy (STRATEGIES="gossip epmd" by default).
+bench-hosts: all
+	OTP_BIN=$(abspath $(BUILD)/bin) bench/hosts $(STRATEGIES)
 
 run: all
 	OTP_BIN=$(abspath $(BUILD)/bin) scripts/start-cluster 1

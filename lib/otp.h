@@ -9,6 +9,7 @@
 #include "otp_name.h"
 #include "otp_cookie.h"
 #include "otp_auth.h"
+#include "otp_gossip.h"
 #include "otp_proto.h"
 #include "otp_signal.h"
 #include "otp_monitor.h"

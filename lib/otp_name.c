@@ -1,4 +1,5 @@
 #include "otp_name.h"
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -81,6 +82,51 @@ otp_node_complete (const char *input, bool shortname, char *node, size_t size)
     return n < 0 || (size_t) n >= size || n > OTP_NODE_MAX? -1: 0;
 }
 
+//  Writes `ip` with dashes for dots; -1 unless it is a dotted IPv4 address.
+static int
+s_dashed (const char *ip, char *out, size_t size)
+{
+    struct in_addr address;
+    if (inet_pton (AF_INET, ip, &address) != 1 || strlen (ip) >= size)
+        return -1;
+    size_t i;
+    for (i = 0; ip [i]; i++)
+        out [i] = ip [i] == '.'? '-': ip [i];
+    out [i] = 0;
+    return 0;
+}
+
+int
+otp_pod_host (const char *ip, const char *ns, const char *domain, char *host, size_t size)
+{
+    char dashed [INET_ADDRSTRLEN];
+    if (s_dashed (ip, dashed, sizeof dashed))
+        return -1;
+    int n = snprintf (host, size, "%s.%s.pod.%s", dashed, ns, domain);
+    return n < 0 || (size_t) n >= size || !otp_host_valid (host)? -1: 0;
+}
+
+int
+otp_host_like (const char *like, const char *ip, char *host, size_t size)
+{
+    char dashed [INET_ADDRSTRLEN], label [INET_ADDRSTRLEN];
+    if (s_dashed (ip, dashed, sizeof dashed))
+        return -1;
+    //  Is our first label a dashed IPv4 address? Dots back, then parse.
+    const char *dot = strchr (like, '.');
+    size_t len = dot? (size_t) (dot - like): 0;
+    struct in_addr address;
+    bool pod = len > 0 && len < sizeof label;
+    if (pod) {
+        for (size_t i = 0; i < len; i++)
+            label [i] = like [i] == '-'? '.': like [i];
+        label [len] = 0;
+        pod = inet_pton (AF_INET, label, &address) == 1;
+    }
+    int n = pod? snprintf (host, size, "%s%s", dashed, dot): snprintf (host, size, "%s", ip);
+    return n < 0 || (size_t) n >= size? -1: 0;
+}
+
 typedef struct {
     const char *item;
     void *handle;
@@ -148,6 +194,26 @@ otp_name_test (void)
     assert (otp_node_complete ("a", true, node, sizeof node) == 0);
     assert (strchr (node, '@') && !strchr (node, '.'));
     assert (otp_node_complete ("a", false, node, 3) == -1);
+
+    assert (otp_pod_host ("10.1.2.3", "default", "cluster.local", host, sizeof host) == 0);
+    assert (strcmp (host, "10-1-2-3.default.pod.cluster.local") == 0);
+    assert (otp_pod_host ("10.1.2", "default", "cluster.local", host, sizeof host) == -1);
+    assert (otp_pod_host ("host", "default", "cluster.local", host, sizeof host) == -1);
+    assert (otp_pod_host ("10.1.2.3", "bad ns", "cluster.local", host, sizeof host) == -1);
+    assert (otp_pod_host ("10.1.2.3", "", "cluster.local", host, sizeof host) == -1);
+    assert (otp_pod_host ("10.1.2.3", "default", "cluster.local", host, 20) == -1);
+    assert (otp_host_like ("10-1-2-3.default.pod.cluster.local", "10.1.2.5", host, sizeof host) == 0);
+    assert (strcmp (host, "10-1-2-5.default.pod.cluster.local") == 0);
+    assert (otp_host_like ("10.1.2.3", "10.1.2.5", host, sizeof host) == 0);
+    assert (strcmp (host, "10.1.2.5") == 0);
+    assert (otp_host_like ("my-host.example", "10.1.2.5", host, sizeof host) == 0);
+    assert (strcmp (host, "10.1.2.5") == 0);
+    assert (otp_host_like ("1-2-3.example", "10.1.2.5", host, sizeof host) == 0);
+    assert (strcmp (host, "10.1.2.5") == 0);
+    assert (otp_host_like ("10-1-2-3", "10.1.2.5", host, sizeof host) == 0);
+    assert (strcmp (host, "10.1.2.5") == 0);
+    assert (otp_host_like ("10-1-2-3.x", "10.1.2", host, sizeof host) == -1);
+    assert (otp_host_like ("10-1-2-3.x", "10.1.2.5", host, 5) == -1);
 
     //  1500 keys from a hash: zlistx_sort leaves some of these out of order.
     zhashx_t *hash = zhashx_new ();

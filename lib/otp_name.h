@@ -27,6 +27,16 @@ int otp_node_split (const char *node, char *name, size_t name_size,
 //  it is, "a" gets this machine's host name (short with `shortname`).
 //  Returns 0, or -1 when the result is not a valid node name.
 int otp_node_complete (const char *input, bool shortname, char *node, size_t size);
+//  The pod A-record name Kubernetes' DNS gives a pod: IPv4 address `ip` with
+//  dashes for dots, then ".NAMESPACE.pod.DOMAIN" ("10-1-2-3.default.pod.
+//  cluster.local"). Returns 0, or -1 when `ip` is not a dotted IPv4 address
+//  or the result is not a valid host name.
+int otp_pod_host (const char *ip, const char *ns, const char *domain, char *host, size_t size);
+//  The host part of a node at `ip`, spelled as `like` (our own host) is: a
+//  pod A-record name when `like` is one (a dashed IPv4 address and a dot
+//  first: "10-1-2-5.default.pod.cluster.local"), else `ip` itself. Returns
+//  0, or -1 when `ip` is not a dotted IPv4 address or the result too long.
+int otp_host_like (const char *like, const char *ip, char *host, size_t size);
 
 void otp_name_test (void);
 

@@ -13,6 +13,7 @@ main (void)
         { "otp_cookie", otp_cookie_test },
         { "otp_proto", otp_proto_test },
         { "otp_auth", otp_auth_test },
+        { "otp_gossip", otp_gossip_test },
         { "otp_registry", otp_registry_test },
         { "otp_childspec", otp_childspec_test },
         { "otp_supervisor", otp_supervisor_test },

@@ -10,6 +10,9 @@ setup () {
     mkdir -p "$HOME"
     export OTP_COOKIE="cookie-$RANDOM-$RANDOM"
     unset OTP_NODE_NAME OTP_COOKIE_FILE OTP_CLUSTER_STRATEGY OTP_CLUSTER_NODES
+    # A runner inside a Kubernetes pod would otherwise name bare --name nodes
+    # after the pod (otp-node: POD_IP and NAMESPACE).
+    unset OTP_CLUSTER_DNS_QUERY OTP_CLUSTER_DNS_BASENAME OTP_CLUSTER_DOMAIN POD_IP NAMESPACE
     # Never the machine's real port mapper: a test without start_epmd that
     # reaches for one finds nothing.
     export OTP_EPMD_PORT=1

@@ -227,7 +227,10 @@ netns_teardown () {
     done
     while read -r ns; do
         ip netns delete "$ns" 2> /dev/null || true
+        # the resolver configuration netns_dns_start gave it, if any
+        [ ! -d "/etc/netns/$ns" ] || rm -rf "/etc/netns/$ns"
     done < "$d/namespaces"
+    rmdir /etc/netns 2> /dev/null || true
     mv "$d/namespaces" "$d/namespaces.deleted"
 }
 
@@ -246,8 +249,14 @@ netns_start_epmd () {
     wait_until 5 test -s "$pf"
 }
 
-# netns_node I: NAME@IP of the node last started on host I.
-netns_node () { echo "$(cat "$(_netns_dir)/node.$1")@$(netns_ip "$1")"; }
+# netns_node I: NAME@IP of the node last started on host I (its full name
+# if it was started under another host part, see netns_start_app).
+netns_node () {
+    local d
+    d=$(_netns_dir)
+    if [ -f "$d/full.$1" ]; then cat "$d/full.$1"
+    else echo "$(cat "$d/node.$1")@$(netns_ip "$1")"; fi
+}
 
 # netns_start_node I NAME [otp-node options...]: otp-node NAME@<host I's IP>
 # in the foreground on host I (otp-epmd started there first if need be), the
@@ -326,3 +335,144 @@ netns_mesh () {
 netns_tcp_open () {
     netns_exec "$1" timeout "${3:-2}" bash -c "exec 3<>/dev/tcp/$(netns_ip "$2")/$NETNS_EPMD_PORT"
 }
+
+# --- a DNS server on the bed (the dns strategy's Kubernetes DNS) ------------
+#
+# netns_dns_start runs dnsmasq (Debian: dnsmasq-base) in a namespace of its
+# own, otp<ID>d, at 10.X.Y.253 on br0 (a split leaves it on br0's side),
+# and points every host's resolver at it: `ip netns exec NS` bind-mounts
+# /etc/netns/NS/resolv.conf over /etc/resolv.conf for what it runs, so
+# getaddrinfo in the bed's processes asks this server. It answers, like a
+# cluster's CoreDNS, the pod A record of every host
+# (10-X-Y-I.default.pod.cluster.local) and the names that netns_dns_set
+# gives, from a hosts file that netns_dns_set rewrites and dnsmasq re-reads
+# on SIGHUP. Other names under cluster.local are NXDOMAIN; there is no
+# upstream server, so nothing leaves the bed.
+
+NETNS_DNS_NAMESPACE=${NETNS_DNS_NAMESPACE:-default}
+NETNS_DNS_DOMAIN=${NETNS_DNS_DOMAIN:-cluster.local}
+
+# netns_dns_require: skips the test when the bed or dnsmasq is missing.
+netns_dns_require () {
+    netns_require
+    command -v dnsmasq > /dev/null ||
+        skip "dnsmasq is not installed (Debian: dnsmasq-base; scripts/install-deps installs it)"
+    [ -e /etc/resolv.conf ] ||
+        skip "no /etc/resolv.conf for ip netns exec to bind a host's own over"
+    mkdir -p /etc/netns 2> /dev/null && [ -w /etc/netns ] ||
+        skip "/etc/netns cannot be written: hosts cannot be given a resolver of their own"
+}
+
+# netns_dns_ip: the DNS server's address, 10.X.Y.253.
+netns_dns_ip () {
+    local id
+    id=$(cat "$(_netns_dir)/id")
+    echo "10.$((id / 256)).$((id % 256)).253"
+}
+
+# netns_pod_host I: host I's pod A-record name, 10-X-Y-I.default.pod.cluster.local.
+netns_pod_host () {
+    echo "$(netns_ip "$1" | tr . -).$NETNS_DNS_NAMESPACE.pod.$NETNS_DNS_DOMAIN"
+}
+
+# netns_dns_start: the DNS server, after netns_setup; waits until it answers.
+netns_dns_start () {
+    local d id ns i h
+    netns_dns_require
+    d=$(_netns_dir)
+    id=$(cat "$d/id")
+    ns="otp${id}d"
+    ip netns add "$ns"
+    echo "$ns" >> "$d/namespaces"
+    ip -n "$(netns_bridge_ns)" link add dns type veth peer name eth0 netns "$ns"
+    ip -n "$(netns_bridge_ns)" link set dns master br0 up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$(netns_dns_ip)/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    : > "$d/dns.names"
+    _netns_dns_write
+    for i in $(seq "$(netns_count)"); do
+        h=$(netns_name "$i")
+        mkdir -p "/etc/netns/$h"
+        # A server that does not answer fails a look-up in a second or two,
+        # not the default 5 s x 2.
+        printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$(netns_dns_ip)" \
+            > "/etc/netns/$h/resolv.conf"
+    done
+    # --no-daemon: in the foreground, as root (a SIGHUP re-reads a file
+    # that only root may read), no pid file, logs on stderr.
+    ip netns exec "$ns" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+        --port 53 --listen-address="$(netns_dns_ip)" --bind-interfaces \
+        --local="/$NETNS_DNS_DOMAIN/" --addn-hosts="$d/dns.hosts" --log-facility=- \
+        3>&- 2>> "$BATS_TEST_TMPDIR/dns.log" &
+    echo "$!" > "$d/dns.pid"
+    netns_track "$!"
+    wait_until 5 netns_exec 1 getent ahostsv4 "$(netns_pod_host 1)"
+}
+
+# The hosts file: every host's pod A record, then the names set.
+_netns_dns_write () {
+    local d i
+    d=$(_netns_dir)
+    {
+        for i in $(seq "$(netns_count)"); do echo "$(netns_ip "$i") $(netns_pod_host "$i")"; done
+        cat "$d/dns.names"
+    } > "$d/dns.hosts.new"
+    mv "$d/dns.hosts.new" "$d/dns.hosts"
+}
+
+# netns_dns_set NAME [I...]: NAME's A records are now hosts I...'s addresses
+# (none: NAME no longer resolves). Returns once host 1 sees the change.
+netns_dns_set () {
+    local name=$1 d i expected
+    shift
+    d=$(_netns_dir)
+    awk -v n="$name" '$2 != n' "$d/dns.names" > "$d/dns.names.new"
+    for i in "$@"; do echo "$(netns_ip "$i") $name"; done >> "$d/dns.names.new"
+    mv "$d/dns.names.new" "$d/dns.names"
+    _netns_dns_write
+    kill -HUP "$(cat "$d/dns.pid")"
+    expected=$(for i in "$@"; do netns_ip "$i"; done | LC_ALL=C sort | tr '\n' ' ')
+    wait_until 5 netns_dns_is 1 "$name" "$expected"
+}
+
+# netns_dns_answer I NAME: the addresses host I's resolver gives for NAME,
+# sorted, space-separated (with a trailing space); empty if none.
+netns_dns_answer () {
+    netns_exec "$1" getent ahostsv4 "$2" | awk '{ print $1 }' | LC_ALL=C sort -u | tr '\n' ' '
+}
+
+# netns_dns_is I NAME "IP IP ": netns_dns_answer I NAME is that.
+netns_dns_is () { [ "$(netns_dns_answer "$1" "$2")" = "$3" ]; }
+
+# netns_start_app I [otp-node options...]: otp-node on host I as a pod of a
+# Deployment would run: named $NETNS_APP (default app), the dns strategy
+# polling $NETNS_DNS_SERVICE (default app.default.svc.cluster.local), log in
+# app.hI.log. With NETNS_POD=1 it is given the bare name and POD_IP (host
+# I's address) and NAMESPACE, as the manifests set them, so its name is
+# app@10-X-Y-I.default.pod.cluster.local; otherwise app@10.X.Y.I. Options
+# given here come last and win. Waits until it has registered; sets NODE_PID.
+netns_start_app () {
+    local i=$1 d app cmd
+    shift
+    d=$(_netns_dir)
+    app=${NETNS_APP:-app}
+    [ -f "$d/epmd.$i" ] || netns_start_epmd "$i"
+    if [ "${NETNS_POD:-0}" = 1 ]; then
+        echo "$app@$(netns_pod_host "$i")" > "$d/full.$i"
+        cmd=(env POD_IP="$(netns_ip "$i")" NAMESPACE="$NETNS_DNS_NAMESPACE" otp-node --name "$app")
+    else
+        rm -f "$d/full.$i"
+        cmd=(otp-node --name "$app@$(netns_ip "$i")")
+    fi
+    netns_spawn "$i" "${cmd[@]}" -d --no-epmd --epmd-port "$NETNS_EPMD_PORT" --strategy dns \
+        --dns-query "${NETNS_DNS_SERVICE:-app.$NETNS_DNS_NAMESPACE.svc.$NETNS_DNS_DOMAIN}" \
+        "$@" 2>> "$BATS_TEST_TMPDIR/$app.h$i.log"
+    NODE_PID=$NETNS_PID
+    echo "$app" > "$d/node.$i"
+    echo "$NODE_PID" > "$d/app.$i"
+    wait_until 5 netns_registered "$i" "$app"
+}
+
+# netns_app_pid I: the PID of the node netns_start_app started on host I.
+netns_app_pid () { cat "$(_netns_dir)/app.$1"; }

@@ -361,6 +361,15 @@ s_info (node_t *node, zmsg_t *reply)
     s_add_stat (reply, "nodedowns", node->stats.nodedowns);
     s_add_stat (reply, "draining", node->draining? 1: 0);
     s_add_stat (reply, "holders", (uint64_t) node->holders);
+    if (streq (node->config->strategy, "gossip")) {
+        zmsg_addstr (reply, "gossip_to");
+        zmsg_addstrf (reply, "%s:%d", node->config->gossip_address, node->config->gossip_port);
+        s_add_stat (reply, "gossip_sent", node->stats.gossip_sent);
+        s_add_stat (reply, "gossip_received", node->stats.gossip_received);
+        s_add_stat (reply, "gossip_rejected_auth", node->stats.gossip_rejected_auth);
+        s_add_stat (reply, "gossip_rejected_replay", node->stats.gossip_rejected_replay);
+        s_add_stat (reply, "gossip_rejected_bad", node->stats.gossip_rejected_bad);
+    }
     zlistx_destroy (&names);
 }
 

@@ -5,7 +5,10 @@
     all of the node's sockets, heartbeats included. So the node dials only
     numeric addresses: names are resolved here, by an actor thread, into a
     cache that the loop reads without waiting. A name not yet known is
-    skipped for now; the answer triggers a strategy tick, which dials it.   */
+    skipped for now; the answer triggers a strategy tick, which dials it.
+
+    The same thread answers dns_records: every A record of a name (the dns
+    strategy's headless Service), handed to a callback on the loop.         */
 #include "node.h"
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -20,10 +23,16 @@ typedef struct {
     bool warned;                        //  its failure was logged
 } entry_t;
 
+typedef struct {
+    dns_records_fn *fn;
+    void *arg;
+} query_t;
+
 struct _dns_t {
     node_t *node;
     zactor_t *actor;
     zhashx_t *cache;                    //  host -> entry_t
+    zhashx_t *queries;                  //  name -> query_t, records on their way
 };
 
 static void
@@ -33,37 +42,80 @@ s_entry_free (void **item)
     *item = NULL;
 }
 
+//  Requests are "A" host (the first address) or "ALL" name (every one);
+//  answers are the same two frames, then "" or an error, then addresses.
 static void
 s_resolver (zsock_t *pipe, void *args)
 {
     zsock_signal (pipe, 0);
     while (true) {
-        char *host = zstr_recv (pipe);
-        if (!host || streq (host, "$TERM")) {
+        char *kind = NULL, *host = NULL;
+        if (zstr_recvx (pipe, &kind, &host, NULL) != 2 || streq (kind, "$TERM")) {
+            zstr_free (&kind);
             zstr_free (&host);
             break;
         }
-        char address [INET_ADDRSTRLEN] = "";
         struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
         struct addrinfo *result = NULL;
-        if (getaddrinfo (host, NULL, &hints, &result) == 0 && result) {
-            struct sockaddr_in *sa = (struct sockaddr_in *) result->ai_addr;
-            inet_ntop (AF_INET, &sa->sin_addr, address, sizeof address);
+        int rc = getaddrinfo (host, NULL, &hints, &result);
+        zmsg_t *answer = zmsg_new ();
+        zmsg_addstr (answer, kind);
+        zmsg_addstr (answer, host);
+        zmsg_addstr (answer, rc? gai_strerror (rc): "");
+        for (struct addrinfo *ai = rc? NULL: result; ai; ai = ai->ai_next) {
+            char address [INET_ADDRSTRLEN];
+            struct sockaddr_in *sa = (struct sockaddr_in *) ai->ai_addr;
+            if (inet_ntop (AF_INET, &sa->sin_addr, address, sizeof address))
+                zmsg_addstr (answer, address);
+            if (streq (kind, "A"))
+                break;
         }
         if (result)
             freeaddrinfo (result);
-        zstr_sendm (pipe, host);
-        zstr_send (pipe, address);
+        zmsg_send (&answer, pipe);
+        zstr_free (&kind);
         zstr_free (&host);
     }
+}
+
+static void
+s_on_records (dns_t *self, const char *name, const char *error, zmsg_t *answer)
+{
+    query_t *query = (query_t *) zhashx_lookup (self->queries, name);
+    if (!query)
+        return;         //  cancelled
+    query_t copy = *query;
+    zhashx_delete (self->queries, name);
+    //  Sorted and without duplicates: getaddrinfo's order is its own (RFC
+    //  6724 sorting), and a name may list one address twice.
+    zlistx_t *addresses = zlistx_new ();
+    zlistx_set_destructor (addresses, (zhashx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (addresses, (zhashx_duplicator_fn *) strdup);
+    zlistx_set_comparator (addresses, (zlistx_comparator_fn *) strcmp);
+    for (char *address = zmsg_popstr (answer); address; address = zmsg_popstr (answer)) {
+        if (!zlistx_find (addresses, address))
+            zlistx_add_end (addresses, address);
+        zstr_free (&address);
+    }
+    otp_names_sort (addresses);
+    copy.fn (copy.arg, name, *error? error: NULL, addresses);
+    zlistx_destroy (&addresses);
 }
 
 static int
 s_on_answer (zloop_t *loop, zsock_t *sock, void *arg)
 {
     dns_t *self = (dns_t *) arg;
-    char *host = NULL, *address = NULL;
-    if (zstr_recvx (sock, &host, &address, NULL) == 2) {
+    zmsg_t *answer = zmsg_recv (sock);
+    char *kind = answer? zmsg_popstr (answer): NULL;
+    char *host = answer? zmsg_popstr (answer): NULL;
+    char *error = answer? zmsg_popstr (answer): NULL;
+    if (kind && host && error && streq (kind, "ALL"))
+        s_on_records (self, host, error, answer);
+    else
+    if (kind && host && error) {
+        char *found = zmsg_popstr (answer);
+        const char *address = found? found: "";
         entry_t *entry = (entry_t *) zhashx_lookup (self->cache, host);
         if (entry) {
             //  A failed refresh keeps the last good address.
@@ -77,9 +129,12 @@ s_on_answer (zloop_t *loop, zsock_t *sock, void *arg)
         }
         if (*address)
             strategy_tick (self->node->strategy);   //  dial what waited for it
+        zstr_free (&found);
     }
+    zstr_free (&kind);
     zstr_free (&host);
-    zstr_free (&address);
+    zstr_free (&error);
+    zmsg_destroy (&answer);
     return 0;
 }
 
@@ -90,6 +145,8 @@ dns_new (node_t *node)
     self->node = node;
     self->cache = zhashx_new ();
     zhashx_set_destructor (self->cache, s_entry_free);
+    self->queries = zhashx_new ();
+    zhashx_set_destructor (self->queries, s_entry_free);
     self->actor = zactor_new (s_resolver, NULL);
     zloop_reader (node->loop, (zsock_t *) self->actor, s_on_answer, self);
     return self;
@@ -104,6 +161,7 @@ dns_destroy (dns_t **self_p)
         //  Waits for a look-up in progress (the resolver's own time-out).
         zactor_destroy (&self->actor);
         zhashx_destroy (&self->cache);
+        zhashx_destroy (&self->queries);
         free (self);
         *self_p = NULL;
     }
@@ -124,7 +182,27 @@ dns_address (dns_t *self, const char *host)
     bool stale = !entry->resolved || age > (*entry->address? DNS_FRESH_MS: DNS_FAILED_MS);
     if (stale && !entry->asked) {
         entry->asked = true;
-        zstr_send (self->actor, host);
+        zstr_sendx (self->actor, "A", host, NULL);
     }
     return *entry->address? entry->address: NULL;
+}
+
+int
+dns_records (dns_t *self, const char *name, dns_records_fn *fn, void *arg)
+{
+    if (zhashx_lookup (self->queries, name))
+        return -1;
+    query_t *query = (query_t *) zmalloc (sizeof (query_t));
+    query->fn = fn;
+    query->arg = arg;
+    zhashx_insert (self->queries, name, query);
+    zstr_sendx (self->actor, "ALL", name, NULL);
+    return 0;
+}
+
+void
+dns_records_cancel (dns_t *self, const char *name)
+{
+    //  The answer still comes, and finds no query.
+    zhashx_delete (self->queries, name);
 }

@@ -1,6 +1,7 @@
 /*  otp-node - a named cluster member (a BEAM node's net_kernel, libcluster
     and a node observer, for programs in any language).                     */
 #include "node.h"
+#include <arpa/inet.h>
 #include <getopt.h>
 
 static void
@@ -12,7 +13,9 @@ s_usage (FILE *out)
 "A named member of an otp-labs cluster. Every option has an environment\n"
 "variable; a flag wins over its variable.\n"
 "\n"
-"  -N, --name NODE          long node name, name@host (OTP_NODE_NAME)\n"
+"  -N, --name NODE          long node name, name@host (OTP_NODE_NAME); a name\n"
+"                           without @ when POD_IP and NAMESPACE are set: the pod\n"
+"                           A-record form name@10-1-2-3.NAMESPACE.pod.DOMAIN\n"
 "  -s, --sname NAME         short name; the host is this machine's (OTP_NODE_SNAME)\n"
 "  -c, --cookie COOKIE      cluster cookie (OTP_COOKIE); prefer the variable or a file\n"
 "      --cookie-file FILE   read the cookie from FILE, mode 0400 (OTP_COOKIE_FILE);\n"
@@ -21,10 +24,27 @@ s_usage (FILE *out)
 "  -b, --bind ADDRESS       IPv4 address to listen on (OTP_NODE_BIND, default all)\n"
 "  -e, --epmd-port PORT     port of otp-epmd on every host (OTP_EPMD_PORT, default 4369)\n"
 "      --no-epmd            do not start otp-epmd when none answers (OTP_NO_EPMD=1)\n"
-"  -S, --strategy NAME      cluster strategy: local | epmd (OTP_CLUSTER_STRATEGY,\n"
-"                           default local)\n"
+"  -S, --strategy NAME      cluster strategy: local | epmd | gossip | dns\n"
+"                           (OTP_CLUSTER_STRATEGY, default local)\n"
 "      --nodes LIST         node names for the epmd strategy, comma-separated\n"
 "                           (OTP_CLUSTER_NODES)\n"
+"      --gossip-address A   for gossip: the multicast group (OTP_GOSSIP_ADDRESS,\n"
+"                           default 233.252.1.32), or with --gossip-broadcast the\n"
+"                           broadcast address (default 255.255.255.255)\n"
+"      --gossip-port PORT   UDP port of the announcements (OTP_GOSSIP_PORT, 45892)\n"
+"      --gossip-ttl N       multicast TTL, 0..255 (OTP_GOSSIP_TTL, default 1)\n"
+"      --gossip-interval MS how often a node announces itself\n"
+"                           (OTP_GOSSIP_INTERVAL_MS, default 1000)\n"
+"      --gossip-if ADDRESS  address of the interface to send and join on\n"
+"                           (OTP_GOSSIP_IF, default any)\n"
+"      --gossip-broadcast   broadcast instead of multicast, for networks without\n"
+"                           it (OTP_GOSSIP_BROADCAST=1)\n"
+"      --dns-query NAME     for the dns strategy: the name whose A records are the\n"
+"                           nodes, e.g. a headless Service (OTP_CLUSTER_DNS_QUERY)\n"
+"      --dns-basename NAME  for dns: the name part of those nodes\n"
+"                           (OTP_CLUSTER_DNS_BASENAME, default this node's own)\n"
+"      --cluster-domain D   Kubernetes cluster domain of pod A-record names\n"
+"                           (OTP_CLUSTER_DOMAIN, default cluster.local)\n"
 "      --poll MS            how often the strategy looks for nodes (OTP_CLUSTER_POLL_MS,\n"
 "                           default 1000)\n"
 "      --heartbeat MS       heartbeat interval (OTP_HEARTBEAT_MS, default 200)\n"
@@ -57,6 +77,14 @@ main (int argc, char *argv [])
         .start_epmd = !streq (otp_env ("OTP_NO_EPMD", "0"), "1"),
         .strategy = otp_env ("OTP_CLUSTER_STRATEGY", "local"),
         .cluster_nodes = otp_env ("OTP_CLUSTER_NODES", NULL),
+        .gossip_address = otp_env ("OTP_GOSSIP_ADDRESS", NULL),
+        .gossip_port = (int) otp_opt_int ("OTP_GOSSIP_PORT", otp_env ("OTP_GOSSIP_PORT", "45892"), 1, 65535),
+        .gossip_ttl = (int) otp_opt_int ("OTP_GOSSIP_TTL", otp_env ("OTP_GOSSIP_TTL", "1"), 0, 255),
+        .gossip_interval_ms = (int) otp_opt_int ("OTP_GOSSIP_INTERVAL_MS", otp_env ("OTP_GOSSIP_INTERVAL_MS", "1000"), 10, 3600000),
+        .gossip_if = otp_env ("OTP_GOSSIP_IF", ""),
+        .gossip_broadcast = streq (otp_env ("OTP_GOSSIP_BROADCAST", "0"), "1"),
+        .dns_query = otp_env ("OTP_CLUSTER_DNS_QUERY", NULL),
+        .dns_basename = otp_env ("OTP_CLUSTER_DNS_BASENAME", NULL),
         .poll_ms = (int) otp_opt_int ("OTP_CLUSTER_POLL_MS", otp_env ("OTP_CLUSTER_POLL_MS", "1000"), 10, 3600000),
         .heartbeat_ms = (int) otp_opt_int ("OTP_HEARTBEAT_MS", otp_env ("OTP_HEARTBEAT_MS", "200"), 10, 600000),
         .timeout_ms = (int) otp_opt_int ("OTP_HEARTBEAT_TIMEOUT_MS", otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", "800"), 20, 3600000),
@@ -64,7 +92,10 @@ main (int argc, char *argv [])
     };
     bool foreground = false, check = false;
     enum { OPT_COOKIE_FILE = 256, OPT_NO_EPMD, OPT_NODES, OPT_POLL, OPT_HEARTBEAT, OPT_TIMEOUT,
-           OPT_DRAIN_TIMEOUT };
+           OPT_DRAIN_TIMEOUT, OPT_DNS_QUERY, OPT_DNS_BASENAME, OPT_CLUSTER_DOMAIN };
+    const char *cluster_domain = otp_env ("OTP_CLUSTER_DOMAIN", "cluster.local");
+    enum { OPT_GOSSIP_ADDRESS = 512, OPT_GOSSIP_PORT, OPT_GOSSIP_TTL, OPT_GOSSIP_INTERVAL,
+           OPT_GOSSIP_IF, OPT_GOSSIP_BROADCAST };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, 'N' },
         { "sname", required_argument, NULL, 's' },
@@ -76,6 +107,15 @@ main (int argc, char *argv [])
         { "no-epmd", no_argument, NULL, OPT_NO_EPMD },
         { "strategy", required_argument, NULL, 'S' },
         { "nodes", required_argument, NULL, OPT_NODES },
+        { "gossip-address", required_argument, NULL, OPT_GOSSIP_ADDRESS },
+        { "gossip-port", required_argument, NULL, OPT_GOSSIP_PORT },
+        { "gossip-ttl", required_argument, NULL, OPT_GOSSIP_TTL },
+        { "gossip-interval", required_argument, NULL, OPT_GOSSIP_INTERVAL },
+        { "gossip-if", required_argument, NULL, OPT_GOSSIP_IF },
+        { "gossip-broadcast", no_argument, NULL, OPT_GOSSIP_BROADCAST },
+        { "dns-query", required_argument, NULL, OPT_DNS_QUERY },
+        { "dns-basename", required_argument, NULL, OPT_DNS_BASENAME },
+        { "cluster-domain", required_argument, NULL, OPT_CLUSTER_DOMAIN },
         { "poll", required_argument, NULL, OPT_POLL },
         { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -100,6 +140,19 @@ main (int argc, char *argv [])
             case OPT_NO_EPMD: config.start_epmd = false; break;
             case 'S': config.strategy = optarg; break;
             case OPT_NODES: config.cluster_nodes = optarg; break;
+            case OPT_GOSSIP_ADDRESS: config.gossip_address = optarg; break;
+            case OPT_GOSSIP_PORT:
+                config.gossip_port = (int) otp_opt_int ("--gossip-port", optarg, 1, 65535);
+                break;
+            case OPT_GOSSIP_TTL: config.gossip_ttl = (int) otp_opt_int ("--gossip-ttl", optarg, 0, 255); break;
+            case OPT_GOSSIP_INTERVAL:
+                config.gossip_interval_ms = (int) otp_opt_int ("--gossip-interval", optarg, 10, 3600000);
+                break;
+            case OPT_GOSSIP_IF: config.gossip_if = optarg; break;
+            case OPT_GOSSIP_BROADCAST: config.gossip_broadcast = true; break;
+            case OPT_DNS_QUERY: config.dns_query = optarg; break;
+            case OPT_DNS_BASENAME: config.dns_basename = optarg; break;
+            case OPT_CLUSTER_DOMAIN: cluster_domain = optarg; break;
             case OPT_POLL: config.poll_ms = (int) otp_opt_int ("--poll", optarg, 10, 3600000); break;
             case OPT_HEARTBEAT: config.heartbeat_ms = (int) otp_opt_int ("--heartbeat", optarg, 10, 600000); break;
             case OPT_TIMEOUT: config.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 20, 3600000); break;
@@ -117,9 +170,22 @@ main (int argc, char *argv [])
     if (optind < argc)
         otp_fatal ("unexpected argument '%s' (see --help)", argv [optind]);
 
-    char node_name [OTP_NODE_MAX + 1];
+    char node_name [OTP_NODE_MAX + 1], pod_name [OTP_NODE_MAX + 2];
     if (!name && !sname)
         otp_fatal ("a node needs a name: --name NAME@HOST or --sname NAME (see --help)");
+    //  In a pod (the manifests export POD_IP and NAMESPACE), a bare long
+    //  name takes the pod's A record as its host, which the cluster's DNS
+    //  resolves and every peer can reach: the seeds' release names nodes so.
+    const char *pod_ip = otp_env ("POD_IP", NULL), *pod_ns = otp_env ("NAMESPACE", NULL);
+    if (name && !strchr (name, '@') && pod_ip && pod_ns) {
+        char pod_host [OTP_HOST_MAX + 1];
+        if (otp_pod_host (pod_ip, pod_ns, cluster_domain, pod_host, sizeof pod_host))
+            otp_fatal ("cannot name the node after its pod: POD_IP '%s' (an IPv4 address), "
+                       "NAMESPACE '%s' and cluster domain '%s' do not make a host name",
+                       pod_ip, pod_ns, cluster_domain);
+        snprintf (pod_name, sizeof pod_name, "%s@%s", name, pod_host);
+        name = pod_name;
+    }
     if (otp_node_complete (name? name: sname, sname != NULL, node_name, sizeof node_name))
         otp_fatal ("'%s' is not a valid node name (name@host; name of letters, digits, _ - .)",
                    name? name: sname);
@@ -134,10 +200,38 @@ main (int argc, char *argv [])
     if (otp_cookie_load (cookie, cookie_file, cookie_value, sizeof cookie_value, error, sizeof error))
         otp_fatal ("%s", error);
     config.cookie = cookie_value;
-    if (!streq (config.strategy, "local") && !streq (config.strategy, "epmd"))
-        otp_fatal ("unknown cluster strategy '%s' (known: local, epmd)", config.strategy);
+    if (!strategy_known (config.strategy, error, sizeof error))
+        otp_fatal ("%s", error);
     if (streq (config.strategy, "epmd") && !config.cluster_nodes)
         otp_fatal ("the epmd strategy needs OTP_CLUSTER_NODES (or --nodes)");
+    if (!config.gossip_address)
+        config.gossip_address = config.gossip_broadcast? "255.255.255.255": OTP_GOSSIP_GROUP;
+    if (streq (config.strategy, "gossip")) {
+        struct in_addr any;
+        if (inet_pton (AF_INET, config.gossip_address, &any) != 1)
+            otp_fatal ("gossip address '%s' is not an IPv4 address", config.gossip_address);
+        if (config.gossip_broadcast == otp_gossip_is_multicast (config.gossip_address))
+            otp_fatal (config.gossip_broadcast? "gossip address %s is a multicast group, not a "
+                       "broadcast address": "gossip address %s is not a multicast group "
+                       "(224.0.0.0/4; for broadcast, give --gossip-broadcast)",
+                       config.gossip_address);
+        if (*config.gossip_if && inet_pton (AF_INET, config.gossip_if, &any) != 1)
+            otp_fatal ("gossip interface '%s' is not an IPv4 address", config.gossip_if);
+        //  Tried once here, so that a network without a multicast route is
+        //  an error at start, before the node forks or starts otp-epmd.
+        int fd = otp_gossip_receiver (config.gossip_address, config.gossip_port,
+                                      config.gossip_if, error, sizeof error);
+        if (fd >= 0) {
+            close (fd);
+            fd = otp_gossip_sender (config.gossip_address, config.gossip_if,
+                                    config.gossip_ttl, error, sizeof error);
+        }
+        if (fd < 0)
+            otp_fatal ("%s", error);
+        close (fd);
+    }
+    if (streq (config.strategy, "dns") && !config.dns_query)
+        otp_fatal ("the dns strategy needs OTP_CLUSTER_DNS_QUERY (or --dns-query)");
     if (config.port && !otp_port_free (config.bind, config.port))
         otp_fatal ("port %d is in use", config.port);
     if (check) {

@@ -57,6 +57,8 @@ node_shutdown (node_t *self, const char *why)
               holders, timeout);
     zloop_timer (self->loop, (size_t) timeout, 1, s_on_drain_timeout, self);
     client_event (self, false, "draining", self->name, "");
+    //  A strategy that announces us (gossip) says at once that we leave.
+    strategy_tick (self->strategy);
     //  A watcher found gone may have been the last holder.
     client_reap (self);
     return self->stopping;
@@ -251,13 +253,14 @@ node_run (const node_config_t *config, int sigfd)
     strategy_tick (self->strategy);
     zloop_start (self->loop);
 
-    //  Graceful leave: the port mapper first (nobody finds us any more),
-    //  then a BYE to every peer (nobody dials us back while we go).
+    //  Graceful leave: the strategy (gossip announces that we leave) and
+    //  the port mapper first (nobody finds us any more), then a BYE to
+    //  every peer (nobody dials us back while we go).
     otp_info ("stopping");
     self->stopping = true;
+    strategy_destroy (&self->strategy);
     epmd_link_destroy (&self->epmd);
     peer_leave_all (self);
-    strategy_destroy (&self->strategy);
     resolver_destroy (&self->resolver);
     dns_destroy (&self->dns);
     zsock_set_linger (self->router, 100);   //  the reply to `otp-ctl stop`

@@ -15,6 +15,14 @@ typedef struct {
     bool start_epmd;
     const char *strategy;           //  local | epmd
     const char *cluster_nodes;      //  for epmd: comma-separated node names
+    const char *dns_query;          //  for dns: the name whose A records are the nodes
+    const char *dns_basename;       //  for dns: peers' name part; NULL: our own
+    const char *gossip_address;     //  for gossip: multicast group or broadcast address
+    int gossip_port;
+    int gossip_ttl;
+    int gossip_interval_ms;         //  how often a node announces itself
+    const char *gossip_if;          //  interface address to send and join on; "": any
+    bool gossip_broadcast;          //  broadcast instead of multicast
     int poll_ms;                    //  how often the strategy looks for peers
     int heartbeat_ms;               //  idle peers are sent a heartbeat this often
     int timeout_ms;                 //  silence after which a peer is down
@@ -67,6 +75,8 @@ struct _node_t {
         uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
         uint64_t delivered, dropped, handshake_failures, bad_messages;
         uint64_t nodeups, nodedowns;
+        uint64_t gossip_sent, gossip_received, gossip_rejected_auth, gossip_rejected_replay,
+                 gossip_rejected_bad;
     } stats;
 };
 
@@ -93,6 +103,9 @@ void peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg);
 void peer_tick (node_t *node);
 //  Sends to a peer if it is up; returns 0, or -1 if not up or full.
 int peer_send (node_t *node, const char *name, zmsg_t **msg);
+//  Drops a peer without a goodbye (it did not leave; we stop talking to
+//  it): nodedown if it was up. Nothing if it is not in the table.
+void peer_disconnect (node_t *node, const char *name, const char *reason);
 //  Says goodbye to every peer (graceful leave).
 void peer_leave_all (node_t *node);
 //  Up peers' names, sorted; the caller destroys the list.
@@ -116,8 +129,19 @@ void dns_destroy (dns_t **self_p);
 //  The IPv4 address of `host` if known (a numeric host is itself), else
 //  NULL: it is then looked up, and the strategy ticks when it is known.
 const char *dns_address (dns_t *self, const char *host);
+//  The A records of `name` (sorted IPv4 addresses, empty on an error) or
+//  the resolver's error: what dns_records hands its callback on the loop.
+typedef void (dns_records_fn) (void *arg, const char *name, const char *error,
+                               zlistx_t *addresses);
+//  Looks up every A record of `name` off the loop; `fn` gets the answer.
+//  Returns -1, asking nothing, while a look-up of `name` is on its way.
+int dns_records (dns_t *self, const char *name, dns_records_fn *fn, void *arg);
+//  The answer of a look-up on its way goes nowhere (its asker has gone).
+void dns_records_cancel (dns_t *self, const char *name);
 
 //  strategy.c: cluster formation
+//  True if `name` is a strategy; else false, with the known ones in `error`.
+bool strategy_known (const char *name, char *error, size_t error_size);
 strategy_t *strategy_new (node_t *node, char *error, size_t error_size);
 void strategy_destroy (strategy_t **self_p);
 const char *strategy_name (strategy_t *self);

@@ -345,6 +345,14 @@ peer_send (node_t *node, const char *name, zmsg_t **msg)
 }
 
 void
+peer_disconnect (node_t *node, const char *name, const char *reason)
+{
+    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, name);
+    if (peer)
+        s_drop (node, peer, reason);
+}
+
+void
 peer_leave_all (node_t *node)
 {
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;

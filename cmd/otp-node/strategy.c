@@ -3,6 +3,8 @@
 static const strategy_ops_t *s_strategies [] = {
     &strategy_local_ops,
     &strategy_epmd_ops,
+    &strategy_gossip_ops,
+    &strategy_dns_ops,
     NULL
 };
 
@@ -12,18 +14,35 @@ struct _strategy_t {
     node_t *node;
 };
 
+static const strategy_ops_t *
+s_find (const char *name, char *error, size_t error_size)
+{
+    for (int i = 0; s_strategies [i]; i++)
+        if (streq (s_strategies [i]->name, name))
+            return s_strategies [i];
+    //  The list of known ones from the table, so that adding a strategy
+    //  is one line there.
+    int n = snprintf (error, error_size, "unknown cluster strategy '%s' (known:", name);
+    for (int i = 0; s_strategies [i] && n >= 0 && (size_t) n < error_size; i++)
+        n += snprintf (error + n, error_size - (size_t) n, "%s %s", i? ",": "",
+                       s_strategies [i]->name);
+    if (n >= 0 && (size_t) n < error_size)
+        snprintf (error + n, error_size - (size_t) n, ")");
+    return NULL;
+}
+
+bool
+strategy_known (const char *name, char *error, size_t error_size)
+{
+    return s_find (name, error, error_size) != NULL;
+}
+
 strategy_t *
 strategy_new (node_t *node, char *error, size_t error_size)
 {
-    const strategy_ops_t *ops = NULL;
-    for (int i = 0; s_strategies [i]; i++)
-        if (streq (s_strategies [i]->name, node->config->strategy))
-            ops = s_strategies [i];
-    if (!ops) {
-        snprintf (error, error_size, "unknown cluster strategy '%s' (known: local, epmd)",
-                  node->config->strategy);
+    const strategy_ops_t *ops = s_find (node->config->strategy, error, error_size);
+    if (!ops)
         return NULL;
-    }
     void *state = ops->init (node, error, error_size);
     if (!state)
         return NULL;

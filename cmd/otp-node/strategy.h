@@ -17,5 +17,7 @@ typedef struct {
 
 extern const strategy_ops_t strategy_local_ops;
 extern const strategy_ops_t strategy_epmd_ops;
+extern const strategy_ops_t strategy_gossip_ops;
+extern const strategy_ops_t strategy_dns_ops;
 
 #endif
