@@ -57,13 +57,24 @@ wait_until () {
 
 # Starts a port mapper on a free port; exports OTP_EPMD_PORT.
 start_epmd () {
-    local portfile="$BATS_TEST_TMPDIR/epmd.port.$RANDOM"
-    otp-epmd -d -p 0 --port-file "$portfile" "$@" 2>> "$BATS_TEST_TMPDIR/epmd.log" &
-    EPMD_PID=$!
-    track "$EPMD_PID"
-    wait_until 5 test -s "$portfile"
-    OTP_EPMD_PORT=$(cat "$portfile")
-    export OTP_EPMD_PORT
+    # A port below the kernel's and CZMQ's ephemeral ranges (32768 and up):
+    # one a node binds by chance cannot take it while a test restarts the
+    # port mapper on it. Another suite's pick makes the bind fail: try again.
+    local portfile="$BATS_TEST_TMPDIR/epmd.port.$RANDOM" port
+    for _ in $(seq 20); do
+        port=$(( 20000 + RANDOM % 12000 ))
+        otp-epmd -d -p "$port" --port-file "$portfile" "$@" 2>> "$BATS_TEST_TMPDIR/epmd.log" 3>&- &
+        EPMD_PID=$!
+        track "$EPMD_PID"
+        wait_until 5 bash -c "test -s '$portfile' || ! kill -0 $EPMD_PID 2>/dev/null" || true
+        if [ -s "$portfile" ]; then
+            OTP_EPMD_PORT=$(cat "$portfile")
+            export OTP_EPMD_PORT
+            return 0
+        fi
+    done
+    echo "no free port for otp-epmd" >&2
+    return 1
 }
 
 # start_node NAME [otp-node options...]: starts NAME@127.0.0.1 in the
