@@ -28,6 +28,7 @@ struct _child_t {
     port_t *port;                   //  named children, bridged through stdin/stdout
     int restarts;
     bool starting;                  //  waiting for the registry (child_start_async)
+    bool failing;                   //  in app->failed (child_fail_later)
     child_started_fn *started;
     child_exit_fn *handler;
     void *handler_arg;
@@ -64,6 +65,13 @@ child_destroy (child_t **self_p)
         }
         if (self->kill_timer >= 0)
             zloop_timer_end (self->app->loop, self->kill_timer);
+        if (self->failing)
+            for (child_t *each = (child_t *) zlistx_first (self->app->failed); each;
+                 each = (child_t *) zlistx_next (self->app->failed))
+                if (each == self) {
+                    zlistx_delete (self->app->failed, zlistx_cursor (self->app->failed));
+                    break;
+                }
         s_close_streams (self);
         port_destroy (&self->port);
         otp_childspec_destroy (&self->spec);
@@ -258,9 +266,14 @@ s_spawn (child_t *self, char *error, size_t error_size)
     const otp_childspec_t *spec = self->spec;
     const char *node = self->app->config->node;
     bool bridged = s_bridged (self);
-    int in [2] = { -1, -1 }, out [2], err [2];
+    int in [2] = { -1, -1 }, out [2] = { -1, -1 }, err [2] = { -1, -1 };
     if ((bridged && s_pipe (in, false)) || s_pipe (out, true) || s_pipe (err, true)) {
         snprintf (error, error_size, "pipe: %s", strerror (errno));
+        int *all [3] = { in, out, err };
+        for (int p = 0; p < 3; p++)
+            for (int e = 0; e < 2; e++)
+                if (all [p][e] >= 0)
+                    close (all [p][e]);
         return -1;
     }
     char *env [OTP_CHILD_ENV_MAX + 4];
@@ -356,6 +369,28 @@ child_kill (child_t *self)
     if (self->pid > 0) {
         self->stop_requested = true;
         kill (-self->pid, SIGKILL);
+    }
+}
+
+void
+child_fail_later (child_t *self)
+{
+    if (self->failing)
+        return;
+    self->failing = true;
+    zlistx_add_end (self->app->failed, self);
+    app_pump_later (self->app);
+}
+
+void
+child_report_failures (app_t *app)
+{
+    child_t *self;
+    while ((self = (child_t *) zlistx_first (app->failed))) {
+        zlistx_detach_cur (app->failed);
+        self->failing = false;
+        if (self->handler)
+            self->handler (self, 127, false, self->handler_arg);
     }
 }
 

@@ -663,8 +663,10 @@ s_check_orphans (cluster_t *self)
     zlistx_t *entries = s_entries (self);
     for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
          entry = (entry_t *) zlistx_next (entries)) {
-        if (entry->state == ENTRY_DELETED || s_owner_alive (self, entry->owner))
+        if (entry->state == ENTRY_DELETED || s_owner_alive (self, entry->owner)) {
+            entry->orphaned_at = 0;     //  back within the delay: a later loss waits afresh
             continue;
+        }
         if (self->strategy == STRATEGY_QUORUM && self->app->config->failover_delay_ms > 0) {
             if (!entry->orphaned_at)
                 entry->orphaned_at = now;
@@ -684,6 +686,9 @@ s_check_orphans (cluster_t *self)
             self->stats.failovers++;
             otp_info ("%s: its member %s is gone; restarting it here", entry->id, entry->owner);
         }
+        else
+        if (entry->state == ENTRY_RUNNING)
+            otp_info ("%s: its member %s is gone; moving it to %s", entry->id, entry->owner, heir);
         s_write (self, entry, heir, entry->state, false);
     }
     zlistx_destroy (&entries);

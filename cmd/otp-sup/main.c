@@ -117,7 +117,8 @@ s_on_pump (zloop_t *loop, int timer_id, void *arg)
 {
     app_t *self = (app_t *) arg;
     self->pump_timer = -1;
-    return s_on_client (loop, NULL, self);
+    child_report_failures (self);
+    return self->client? s_on_client (loop, NULL, self): (s_done (self)? -1: 0);
 }
 
 void
@@ -175,8 +176,9 @@ s_on_message (app_t *self, zmsg_t *msg)
         //  noproc); anything else is a request.
         byte *data = zframe_data (message->payload);
         size_t size = zframe_size (message->payload);
-        bool member_op = from_member && size >= 5
-                      && (memcmp (data, "\x05HELLO", 6) == 0 || memcmp (data, "\x04" "BEAT", 5) == 0);
+        bool member_op = from_member
+                      && ((size >= 6 && memcmp (data, "\x05HELLO", 6) == 0)
+                       || (size >= 5 && memcmp (data, "\x04" "BEAT", 5) == 0));
         if (member_op && self->cluster) {
             cluster_on_batch (self->cluster, at + 1, message->payload);
             requests_reply (self, &message, NULL);
@@ -277,6 +279,7 @@ s_run (const sup_config_t *config, int sigfd)
     self->loop = zloop_new ();
     self->pids = zhashx_new ();
     self->ports = zhashx_new ();
+    self->failed = zlistx_new ();
     self->pump_timer = -1;
     //  Grandchildren whose parent exits come to us, not to init: reaped,
     //  and never left running under a child that is gone.
@@ -339,6 +342,7 @@ s_run (const sup_config_t *config, int sigfd)
     zloop_destroy (&self->loop);
     zhashx_destroy (&self->pids);
     zhashx_destroy (&self->ports);
+    zlistx_destroy (&self->failed);
     otp_client_destroy (&self->client);
     free (self);
     return status;

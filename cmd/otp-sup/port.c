@@ -79,8 +79,10 @@ port_destroy (port_t **self_p)
         //  next (a hand-off) need not wait for the node to notice.
         if (self->registered || self->registering) {
             zframe_t *request = otp_reg_request ("unregister-as", self->name, self->address, NULL);
-            otp_client_send (self->app->client, OTP_REG_PROCESS, otp_client_node (self->app->client),
-                             zframe_data (request), zframe_size (request));
+            //  A call (otp-reg takes requests as calls only); its reply is ignored.
+            otp_client_send_request (self->app->client, OTP_REG_PROCESS,
+                                     otp_client_node (self->app->client),
+                                     zframe_data (request), zframe_size (request), "unregister");
             zframe_destroy (&request);
         }
         otp_client_request (self->app->client, "detach", self->address);
@@ -156,8 +158,9 @@ s_on_registered (port_t *self, otp_message_t *reply)
     }
     zmsg_destroy (&values);
     self->registered = ok;
+    //  Held elsewhere, or no otp-reg here right now (restarting): try again.
     if (!ok)
-        busy = strstr (reason, "registered") != NULL;
+        busy = strstr (reason, "registered") != NULL || streq (reply->kind, "noproc");
     char error [1024] = "";
     if (!ok)
         snprintf (error, sizeof error, "child %s cannot take the name %s: %s",
@@ -169,8 +172,9 @@ s_on_registered (port_t *self, otp_message_t *reply)
             zloop_timer_end (self->app->loop, self->retry_timer);
             self->retry_timer = -1;
         }
-        return;
     }
+    //  A child that restarted meanwhile waits for this answer too (a no-op
+    //  for one that runs).
     child_on_registered (self->child, ok, busy, error);
 }
 

@@ -43,6 +43,7 @@ struct _app_t {
     zhashx_t *ports;                //  port address -> port_t
     uint64_t port_sequence;
     int pump_timer;                 //  -1, or a mailbox drain is due
+    zlistx_t *failed;               //  child_t whose start failed, to report from the loop
     bool stopping;                  //  shutting down: stop everything, then exit
     bool draining;                  //  stopping by hand-off (cluster children move)
     int exit_status;
@@ -92,6 +93,12 @@ void child_on_registered (child_t *self, bool ok, bool busy, const char *error);
 void child_stop (child_t *self);
 //  SIGKILL to its process group now.
 void child_kill (child_t *self);
+//  A start that failed, reported to its handler (status 127, as a crash)
+//  from the loop rather than from inside the caller: a supervisor's queue
+//  is never re-entered, however many restarts fail in a row.
+void child_fail_later (child_t *self);
+//  From the loop: reports the failures child_fail_later queued.
+void child_report_failures (app_t *app);
 //  Gives up its name (unregisters; the port closes). For a child that is
 //  stopped for good or moves: a restart in place keeps it.
 void child_release (child_t *self);

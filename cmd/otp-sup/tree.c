@@ -381,7 +381,7 @@ s_start_member (tree_t *self, member_t *member)
         bool busy;
         if (child_start (member->child, &busy, error, sizeof error)) {
             otp_warn ("%s", error);
-            s_member_down (self, member, 127, false);
+            child_fail_later (member->child);
         }
     }
     else {
@@ -493,6 +493,10 @@ s_run (tree_t *self)
 static void
 s_member_down (tree_t *self, member_t *member, int status, bool requested)
 {
+    //  Stopped for good (stop-child): its name goes too, so that calls to
+    //  it fail at once instead of waiting for a process that will not come.
+    if (member->child && member->held)
+        child_release (member->child);
     //  A stop we asked for, or a member that was to be stopped anyway.
     for (action_t *action = (action_t *) zlistx_first (self->todo); action;
          action = (action_t *) zlistx_next (self->todo))
@@ -511,6 +515,8 @@ s_member_down (tree_t *self, member_t *member, int status, bool requested)
     }
     if (member->restart == OTP_RESTART_TRANSIENT && status == 0) {
         member->held = true;
+        if (member->child)
+            child_release (member->child);
         return;
     }
     if (intensity_restart (self->restarts)) {
