@@ -14,6 +14,7 @@ typedef struct {
     int fd;                         //  -1 when closed
     char buf [LINE_MAX_BYTES + 1];    //  + 1: a line's end is written in place
     size_t len;
+    bool cut;                       //  the current line was cut: its rest is not a reply
 } stream_t;
 
 struct _child_t {
@@ -29,6 +30,7 @@ struct _child_t {
     int restarts;
     bool starting;                  //  waiting for the registry (child_start_async)
     bool failing;                   //  in app->failed (child_fail_later)
+    bool dead;                      //  destroyed, waiting in the graveyard
     child_started_fn *started;
     child_exit_fn *handler;
     void *handler_arg;
@@ -75,7 +77,8 @@ child_destroy (child_t **self_p)
         s_close_streams (self);
         port_destroy (&self->port);
         otp_childspec_destroy (&self->spec);
-        free (self);
+        self->dead = true;
+        app_bury (self->app, self);
         *self_p = NULL;
     }
 }
@@ -115,9 +118,13 @@ s_lines (child_t *self, stream_t *stream, bool flush)
         *stop = 0;
         if (stop > start && stop [-1] == '\r')
             stop [-1] = 0;
-        bool taken = stream == &self->out && self->port && port_on_line (self->port, start);
+        //  A line longer than the buffer answers one call with its first
+        //  part; the rest is logged, or it would answer the next call.
+        bool taken = !stream->cut && stream == &self->out && self->port
+                  && port_on_line (self->port, start);
         if (!taken)
             otp_info ("%s: %s", self->spec->id, start);
+        stream->cut = !nl && !flush;
         start = nl? nl + 1: end;
     }
     stream->len = (size_t) (end - start);
@@ -128,6 +135,8 @@ static int
 s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     child_t *self = (child_t *) arg;
+    if (self->dead || item->fd < 0 || (item->fd != self->out.fd && item->fd != self->err.fd))
+        return 0;       //  ended in this pass (see app_bury)
     stream_t *stream = item->fd == self->out.fd? &self->out: &self->err;
     ssize_t n = read (stream->fd, stream->buf + stream->len, LINE_MAX_BYTES - stream->len);
     if (n > 0) {
@@ -336,6 +345,8 @@ static int
 s_on_kill_timer (zloop_t *loop, int timer_id, void *arg)
 {
     child_t *self = (child_t *) arg;
+    if (self->dead)
+        return 0;
     self->kill_timer = -1;
     if (self->pid > 0) {
         otp_warn ("%s: still running %d ms after SIGTERM; SIGKILL", self->spec->id,

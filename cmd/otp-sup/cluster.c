@@ -435,6 +435,9 @@ s_reconcile (cluster_t *self, entry_t *entry)
             s_publish (self, entry, false, true);
             if (entry->stop_call)
                 requests_reply (self->app, &entry->stop_call, NULL);
+            if (entry->start_call)
+                requests_error (self->app, &entry->start_call, "child %s was moved or stopped "
+                                "before it started here", entry->id);
             //  Draining: it stopped here, so now it may start elsewhere.
             s_handoff (self, entry);
             if (*entry->moving_to) {
@@ -1026,7 +1029,9 @@ cluster_stop_child (cluster_t *self, const char *id, otp_message_t **call_p)
     }
     s_write (self, entry, entry->owner, ENTRY_STOPPED, false);
     if (entry->child && child_alive (entry->child)) {
-        otp_message_destroy (&entry->stop_call);
+        if (entry->stop_call)
+            requests_error (self->app, &entry->stop_call, "stop-child %s was asked again; "
+                            "the later call answers", id);
         entry->stop_call = *call_p;
         *call_p = NULL;
     }
@@ -1052,7 +1057,9 @@ cluster_restart_child (cluster_t *self, const char *id, otp_message_t **call_p)
     if (!streq (target, self->me))
         requests_moved (self->app, call_p, target);
     else {
-        otp_message_destroy (&entry->start_call);
+        if (entry->start_call)
+            requests_error (self->app, &entry->start_call, "restart-child %s was asked again; "
+                            "the later call answers", id);
         entry->start_call = *call_p;
         *call_p = NULL;
         s_write (self, entry, self->me, ENTRY_RUNNING, true);

@@ -242,10 +242,28 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return s_done (self)? -1: 0;
 }
 
+void
+app_bury (app_t *self, void *item)
+{
+    if (self->graveyard)
+        zlistx_add_end (self->graveyard, item);
+    else
+        free (item);        //  no loop (otp-sup -n): nothing can still call it
+}
+
 static int
 s_on_check (zloop_t *loop, int timer_id, void *arg)
 {
-    return s_done ((app_t *) arg)? -1: 0;
+    app_t *self = (app_t *) arg;
+    //  Buried at least one check ago: any pass that could still see them
+    //  has ended.
+    zlistx_purge (self->graveyard_old);
+    void *item;
+    while ((item = zlistx_first (self->graveyard))) {
+        zlistx_detach_cur (self->graveyard);
+        zlistx_add_end (self->graveyard_old, item);
+    }
+    return s_done (self)? -1: 0;
 }
 
 //  Connects, retrying while the node starts; exits if it never answers.
@@ -271,6 +289,13 @@ s_connect (app_t *self)
     }
 }
 
+static void
+s_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 static int
 s_run (const sup_config_t *config, int sigfd)
 {
@@ -280,6 +305,10 @@ s_run (const sup_config_t *config, int sigfd)
     self->pids = zhashx_new ();
     self->ports = zhashx_new ();
     self->failed = zlistx_new ();
+    self->graveyard = zlistx_new ();
+    zlistx_set_destructor (self->graveyard, (zlistx_destructor_fn *) s_free);
+    self->graveyard_old = zlistx_new ();
+    zlistx_set_destructor (self->graveyard_old, (zlistx_destructor_fn *) s_free);
     self->pump_timer = -1;
     //  Grandchildren whose parent exits come to us, not to init: reaped,
     //  and never left running under a child that is gone.
@@ -343,6 +372,8 @@ s_run (const sup_config_t *config, int sigfd)
     zhashx_destroy (&self->pids);
     zhashx_destroy (&self->ports);
     zlistx_destroy (&self->failed);
+    zlistx_destroy (&self->graveyard);
+    zlistx_destroy (&self->graveyard_old);
     otp_client_destroy (&self->client);
     free (self);
     return status;

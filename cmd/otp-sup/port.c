@@ -32,6 +32,7 @@ struct _port_t {
     zlistx_t *calls;                //  otp_message_t, written, waiting for a line
     int retry_timer;                //  taking the name back; -1: none
     int64_t warned;
+    bool dead;                      //  destroyed, waiting in the graveyard
 };
 
 static void
@@ -92,7 +93,8 @@ port_destroy (port_t **self_p)
             zloop_timer_end (self->app->loop, self->retry_timer);
         zlistx_destroy (&self->queue);
         zlistx_destroy (&self->calls);
-        free (self);
+        self->dead = true;
+        app_bury (self->app, self);
         *self_p = NULL;
     }
 }
@@ -230,7 +232,9 @@ s_flush (port_t *self)
 static int
 s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    s_flush ((port_t *) arg);
+    port_t *self = (port_t *) arg;
+    if (!self->dead)
+        s_flush (self);
     return 0;
 }
 
@@ -304,7 +308,7 @@ static int
 s_on_retry (zloop_t *loop, int timer_id, void *arg)
 {
     port_t *self = (port_t *) arg;
-    if (!self->registering)
+    if (!self->dead && !self->registering)
         port_register_async (self);
     return 0;
 }

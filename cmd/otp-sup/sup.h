@@ -44,6 +44,7 @@ struct _app_t {
     uint64_t port_sequence;
     int pump_timer;                 //  -1, or a mailbox drain is due
     zlistx_t *failed;               //  child_t whose start failed, to report from the loop
+    zlistx_t *graveyard, *graveyard_old;    //  freed a check later (app_bury)
     bool stopping;                  //  shutting down: stop everything, then exit
     bool draining;                  //  stopping by hand-off (cluster children move)
     int exit_status;
@@ -57,6 +58,10 @@ struct _app_t {
 void app_shutdown (app_t *self, int status);
 //  Called when something stopped: exits the loop once nothing runs.
 void app_check_done (app_t *self);
+//  Frees `item` a while later: zloop may still call a timer or poller
+//  ended in this pass, whose argument must then still be readable (its
+//  owner marks it dead first).
+void app_bury (app_t *self, void *item);
 //  After a call that waited on our client: what came meanwhile waits in
 //  its mailbox, which no socket shows; it is handled from the loop soon.
 void app_pump_later (app_t *self);
