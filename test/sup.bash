@@ -53,3 +53,22 @@ never_twice () {
          END { exit bad }' "$EVENTS"
 }
 gone () { ! alive "$1"; }
+
+# On the network-namespace bed (test/netns.bash):
+# members_are N HOST...: each HOST's otp-sup sees N members.
+members_are () {
+    local want=$1 i; shift
+    for i in "$@"; do netns_ctl "$i" sup-info | grep -qx "members *$want" || return 1; done
+}
+
+# answers_from HOST ID: a call by name from HOST reaches ID's one process.
+answers_from () {
+    local out
+    out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
+    [ "$(echo "$out" | cut -d' ' -f2)" = "$(live_pids "$2")" ]
+}
+
+none_alive () {
+    local id
+    for id in "$@"; do [ -z "$(live_pids "$id")" ] || return 1; done
+}

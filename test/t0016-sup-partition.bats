@@ -24,12 +24,6 @@ part_cluster () {
     wait_until 15 members_are 3 1 2 3
 }
 
-# members_are N HOST...: each HOST's otp-sup sees N members.
-members_are () {
-    local want=$1 i; shift
-    for i in "$@"; do netns_ctl "$i" sup-info | grep -qx "members *$want" || return 1; done
-}
-
 start_children_on () {
     local i
     for i in $(seq 1 "$2"); do
@@ -43,23 +37,11 @@ ids_on_host () {
 
 owner_on () { netns_ctl "$1" which-children | awk -v id="$2" '$1 == id { print $2 }'; }
 
-# answers_from HOST ID: a call by name from HOST reaches ID's one process.
-answers_from () {
-    local out
-    out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
-    [ "$(echo "$out" | cut -d' ' -f2)" = "$(live_pids "$2")" ]
-}
-
 # reached_from HOST ID: a call by name from HOST reaches one of ID's processes.
 reached_from () {
     local out
     out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
     live_pids "$2" | grep -qx "$(echo "$out" | cut -d' ' -f2)"
-}
-
-none_alive () {
-    local id
-    for id in "$@"; do [ -z "$(live_pids "$id")" ] || return 1; done
 }
 
 everyone_answers () {

@@ -23,11 +23,6 @@ five_hosts () {
     wait_until 20 members_are 5 1 2 3 4 5
 }
 
-members_are () {
-    local want=$1 i; shift
-    for i in "$@"; do netns_ctl "$i" sup-info | grep -qx "members *$want" || return 1; done
-}
-
 # echo_at HOST TAG [otp-echo options]: an otp-echo process on HOST's node.
 echo_at () {
     local i=$1 tag=$2; shift 2
@@ -45,15 +40,6 @@ agreed () {
     for i in "$@"; do [ "$(whereis_on "$i" "$name")" = "$first" ] || return 1; done
 }
 
-answers_from () {
-    local out
-    out=$(netns_ctl "$1" call "$2" who --timeout 2000) || return 1
-    [ "$(echo "$out" | cut -d' ' -f2)" = "$(live_pids "$2")" ]
-}
-none_alive () {
-    local id
-    for id in "$@"; do [ -z "$(live_pids "$id")" ] || return 1; done
-}
 ids_on_hosts () {
     local i
     for i in "$@"; do
