@@ -18,7 +18,7 @@ struct _client_t {
     int fd;                         //  its connection, from ZMQ_SRCFD
     int watch;                      //  0, WATCH_NODES, or WATCH_ALL
     bool hold;                      //  the node's shutdown waits for it (`hold`)
-    bool suspect;                   //  its descriptor closed; probed again soon
+    int suspect;                    //  its descriptor closed: probes left, one every 100 ms
     bool gone;                      //  a send found it gone; removed at the next reap
 };
 
@@ -198,6 +198,12 @@ s_alive (node_t *node, client_t *client)
     return node_to_client (node, client->routing_id, &probe) == 0 || errno != EHOSTUNREACH;
 }
 
+//  A probe can pass after the connection closed: the ROUTER has not yet
+//  taken in the close (its I/O thread may lag on a busy machine). So a
+//  suspect is probed again every 100 ms, up to SUSPECT_PROBES times.
+#define SUSPECT_PROBES 20
+#define SUSPECT_PROBE_MS 100
+
 static int
 s_on_reprobe (zloop_t *loop, int timer_id, void *arg)
 {
@@ -207,13 +213,19 @@ s_on_reprobe (zloop_t *loop, int timer_id, void *arg)
          client = (client_t *) zhashx_next (node->clients))
         if (client->suspect)
             zlistx_add_end (suspects, client);
+    bool again = false;
     for (client_t *client = (client_t *) zlistx_first (suspects); client;
          client = (client_t *) zlistx_next (suspects)) {
-        client->suspect = false;
-        s_alive (node, client);
+        client->suspect--;
+        if (s_alive (node, client) && client->suspect)
+            again = true;
+        else
+            client->suspect = 0;
     }
     zlistx_destroy (&suspects);
     client_reap (node);
+    if (!again)
+        zloop_timer_end (loop, timer_id);
     return 0;
 }
 
@@ -221,7 +233,7 @@ void
 client_disconnected (node_t *node, int fd)
 {
     //  The descriptor may already serve a new connection, or the ROUTER may
-    //  not have seen the close yet: a probe that passes is tried once more.
+    //  not have seen the close yet: a probe that passes is tried again.
     zlistx_t *probed = zlistx_new ();
     for (client_t *client = (client_t *) zhashx_first (node->clients); client;
          client = (client_t *) zhashx_next (node->clients))
@@ -230,12 +242,16 @@ client_disconnected (node_t *node, int fd)
     bool again = false;
     for (client_t *client = (client_t *) zlistx_first (probed); client;
          client = (client_t *) zlistx_next (probed))
-        if (s_alive (node, client))
-            again = client->suspect = true;
+        if (s_alive (node, client)) {
+            //  One round of probes at a time serves every suspect.
+            if (!client->suspect)
+                again = true;
+            client->suspect = SUSPECT_PROBES;
+        }
     zlistx_destroy (&probed);
     client_reap (node);
     if (again)
-        zloop_timer (node->loop, 50, 1, s_on_reprobe, node);
+        zloop_timer (node->loop, SUSPECT_PROBE_MS, 0, s_on_reprobe, node);
 }
 
 int
