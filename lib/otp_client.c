@@ -417,6 +417,30 @@ otp_client_try (otp_client_t *self)
     return NULL;
 }
 
+otp_client_t *
+otp_client_serve (const char *node, const char *cookie, int epmd_port, const char *name,
+                  int wait_ms, bool *taken, char *error, size_t error_size)
+{
+    *taken = false;
+    int64_t deadline = zclock_mono () + wait_ms;
+    while (true) {
+        otp_client_t *client = otp_client_new (node, cookie, epmd_port, 3000, error, error_size);
+        if (client && otp_client_attach (client, name) == 0)
+            return client;
+        if (client) {
+            snprintf (error, error_size, "%s", otp_client_error (client));
+            otp_client_destroy (&client);
+            if (strstr (error, "attached by another")) {
+                *taken = true;
+                return NULL;
+            }
+        }
+        if (zclock_mono () > deadline)
+            return NULL;
+        zclock_sleep (200);
+    }
+}
+
 zsock_t *
 otp_client_socket (otp_client_t *self)
 {

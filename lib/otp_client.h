@@ -68,6 +68,14 @@ bool otp_client_lost (otp_client_t *self);
 //  (REP id status ...), with the status in `ok`; NULL if none came.
 zmsg_t *otp_client_command (otp_client_t *self, const char *command, const char *arg, bool *ok);
 
+//  For a daemon beside a node (otp-reg, otp-sup): connects to `node`,
+//  retrying while it starts, for up to `wait_ms`, and attaches `name` as
+//  its address. NULL with a one-line reason; `*taken` is true when another
+//  process already holds `name` there (another copy of the daemon).
+otp_client_t *otp_client_serve (const char *node, const char *cookie, int epmd_port,
+                                const char *name, int wait_ms, bool *taken,
+                                char *error, size_t error_size);
+
 //  Attaches `name` on our node: messages sent to it come to us. The first
 //  name attached is our address. Returns 0, or -1 (see otp_client_error).
 int otp_client_attach (otp_client_t *self, const char *name);

@@ -33,7 +33,8 @@ exits_within () {
     wait_until 5 grep -q '^draining a@127.0.0.1$' "$BATS_TEST_TMPDIR/holder.out"
     # Still a full member while the holder hands off.
     run timeout 5 otp-ctl -n a@127.0.0.1 ping
-    [ "$status" -eq 0 ] && [ "$output" = pong ]
+    [ "$status" -eq 0 ]
+    [ "$output" = pong ]
     sees b a@127.0.0.1
     sees a b@127.0.0.1
     info_has a draining 1
@@ -50,7 +51,8 @@ exits_within () {
     grep -q "draining: waiting for 1 process(es) holding the node (up to 30000 ms)" \
         "$BATS_TEST_TMPDIR/a.log"
     grep -q "drained" "$BATS_TEST_TMPDIR/a.log"
-    ! grep -q "drain timed out" "$BATS_TEST_TMPDIR/a.log"
+    run grep -q "drain timed out" "$BATS_TEST_TMPDIR/a.log"
+    [ "$status" -ne 0 ]
     grep -q "nodedown a@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/b.log"
     run otp-ctl epmd names
     [[ "$output" != *"a "* ]]
@@ -71,11 +73,13 @@ exits_within () {
     elapsed=$(( $(now_ms) - t0 ))
     echo "# left after ${elapsed} ms (drain time-out 500 ms)" >&3
     [ "$STATUS" -eq 0 ]
-    [ "$elapsed" -ge 500 ] && [ "$elapsed" -lt 3000 ]
+    [ "$elapsed" -ge 500 ]
+    [ "$elapsed" -lt 3000 ]
     grep -q '^draining a@127.0.0.1$' "$BATS_TEST_TMPDIR/holder.out"
     grep -q "up to 500 ms" "$BATS_TEST_TMPDIR/a.log"
     grep -q "drain timed out" "$BATS_TEST_TMPDIR/a.log"
-    ! grep -q "drained" "$BATS_TEST_TMPDIR/a.log"
+    run grep -q "drained" "$BATS_TEST_TMPDIR/a.log"
+    [ "$status" -ne 0 ]
     wait_until 2 sees b ""
     grep -q "nodedown a@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/b.log"
     kill -0 "$holder"
@@ -95,9 +99,11 @@ exits_within () {
     elapsed=$(( $(now_ms) - t0 ))
     echo "# left after ${elapsed} ms" >&3
     [ "$STATUS" -eq 0 ]
-    [ "$elapsed" -lt 1000 ]
-    ! grep -q draining "$BATS_TEST_TMPDIR/a.log"
-    ! grep -q draining "$BATS_TEST_TMPDIR/events"
+    [ "$elapsed" -lt 5000 ]
+    run grep -q draining "$BATS_TEST_TMPDIR/a.log"
+    [ "$status" -ne 0 ]
+    run grep -q draining "$BATS_TEST_TMPDIR/events"
+    [ "$status" -ne 0 ]
     wait_until 2 sees b ""
     grep -q "nodedown a@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/b.log"
 }
@@ -121,7 +127,8 @@ exits_within () {
     [ "$STATUS" -eq 0 ]
     [ "$elapsed" -lt 1000 ]
     grep -q "received Terminated while draining: stopping at once" "$BATS_TEST_TMPDIR/a.log"
-    ! grep -q "drain timed out" "$BATS_TEST_TMPDIR/a.log"
+    run grep -q "drain timed out" "$BATS_TEST_TMPDIR/a.log"
+    [ "$status" -ne 0 ]
     wait_until 2 sees b ""
     grep -q "nodedown a@127.0.0.1 (left)" "$BATS_TEST_TMPDIR/b.log"
     kill -TERM "$holder"
@@ -138,7 +145,8 @@ exits_within () {
     wait_until 5 info_has a holders 1
 
     run timeout 5 otp-ctl -n a@127.0.0.1 stop
-    [ "$status" -eq 0 ] && [ "$output" = draining ]
+    [ "$status" -eq 0 ]
+    [ "$output" = draining ]
     wait_until 5 grep -q '^draining a@127.0.0.1 *$' "$BATS_TEST_TMPDIR/events"
     # A node that starts now is not let in, while b stays.
     start_node c

@@ -68,33 +68,16 @@ s_on_message (reg_t *reg, zmsg_t *msg)
     otp_message_destroy (&message);
 }
 
-//  Connects, retrying while the node starts; exits if it never answers.
-static otp_client_t *
-s_connect (const reg_config_t *config)
-{
-    char error [1024];
-    int64_t deadline = zclock_mono () + 5000;
-    while (true) {
-        otp_client_t *client = otp_client_new (config->node, config->cookie, config->epmd_port,
-                                               3000, error, sizeof error);
-        if (client && otp_client_attach (client, OTP_REG_PROCESS) == 0)
-            return client;
-        if (client) {
-            snprintf (error, sizeof error, "%s", otp_client_error (client));
-            otp_client_destroy (&client);
-            if (strstr (error, "attached by another"))
-                otp_fatal ("another otp-reg already serves %s", config->node);
-        }
-        if (zclock_mono () > deadline)
-            otp_fatal ("%s", error);
-        zclock_sleep (200);
-    }
-}
 
 static int
 s_run (const reg_config_t *config, int sigfd)
 {
-    otp_client_t *client = s_connect (config);
+    char reason [1024];
+    bool taken;
+    otp_client_t *client = otp_client_serve (config->node, config->cookie, config->epmd_port,
+                                             OTP_REG_PROCESS, 5000, &taken, reason, sizeof reason);
+    if (!client)
+        otp_fatal (taken? "another otp-reg already serves %s": "%s", taken? config->node: reason);
     bool ok = false;
     zmsg_t *reply = otp_client_command (client, "monitor", "all", &ok);
     if (!reply || !ok)

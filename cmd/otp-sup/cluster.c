@@ -347,12 +347,8 @@ s_on_started (child_t *child, int rc, bool busy, const char *error, void *arg)
     else
         otp_warn ("%s", error);
     s_publish (self, entry, false, true);
-    if (entry->start_call && rc == 0) {
-        zmsg_t *values = zmsg_new ();
-        zmsg_addstr (values, self->me);
-        zmsg_addstrf (values, "%d", (int) child_pid (child));
-        requests_reply (self->app, &entry->start_call, &values);
-    }
+    if (entry->start_call && rc == 0)
+        requests_placed (self->app, &entry->start_call, self->me, child_pid (child));
     else
     if (entry->start_call && !busy)
         requests_error (self->app, &entry->start_call, "%s", error);
@@ -723,18 +719,26 @@ s_rebalance (cluster_t *self)
     zlistx_destroy (&nodes);
 }
 
+//  HELLO and BEAT go as calls (ref "hello", "beat"), so that a node
+//  without otp-sup answers noproc at once.
 static void
-s_hello (cluster_t *self, const char *node)
+s_call_op (cluster_t *self, const char *node, const char *op, const char *arg, const char *ref)
 {
     zmsg_t *ops = zmsg_new ();
-    zmsg_addstr (ops, "HELLO");
-    zmsg_addstr (ops, self->app->config->strategy);
-    //  A call, so that a node without otp-sup answers noproc at once.
+    zmsg_addstr (ops, op);
+    if (arg)
+        zmsg_addstr (ops, arg);
     zframe_t *payload = zmsg_encode (ops);
     zmsg_destroy (&ops);
     otp_client_send_request (self->app->client, OTP_SUP_PROCESS, node, zframe_data (payload),
-                             zframe_size (payload), "hello");
+                             zframe_size (payload), ref);
     zframe_destroy (&payload);
+}
+
+static void
+s_hello (cluster_t *self, const char *node)
+{
+    s_call_op (self, node, "HELLO", self->app->config->strategy, "hello");
 }
 
 void
@@ -817,15 +821,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
                 continue;
             if (!peer->member)
                 s_hello (self, peer->name);
-            else {
-                zmsg_t *ops = zmsg_new ();
-                zmsg_addstr (ops, "BEAT");
-                zframe_t *payload = zmsg_encode (ops);
-                zmsg_destroy (&ops);
-                otp_client_send_request (self->app->client, OTP_SUP_PROCESS, peer->name,
-                                         zframe_data (payload), zframe_size (payload), "beat");
-                zframe_destroy (&payload);
-            }
+            else
+                s_call_op (self, peer->name, "BEAT", NULL, "beat");
         }
     }
     return 0;
@@ -995,10 +992,7 @@ cluster_start_child (cluster_t *self, otp_childspec_t **spec_p, otp_message_t **
     }
     zhashx_update (self->entries, entry->id, entry);    //  a tombstone goes
     s_publish (self, entry, true, true);
-    zmsg_t *values = zmsg_new ();
-    zmsg_addstr (values, self->me);
-    zmsg_addstrf (values, "%d", (int) child_pid (entry->child));
-    requests_reply (self->app, call_p, &values);
+    requests_placed (self->app, call_p, self->me, child_pid (entry->child));
 }
 
 //  The entry for a request about one child, or NULL (answered).

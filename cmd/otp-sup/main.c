@@ -266,28 +266,6 @@ s_on_check (zloop_t *loop, int timer_id, void *arg)
     return s_done (self)? -1: 0;
 }
 
-//  Connects, retrying while the node starts; exits if it never answers.
-static otp_client_t *
-s_connect (app_t *self)
-{
-    char error [1024];
-    int64_t deadline = zclock_mono () + 5000;
-    while (true) {
-        otp_client_t *client = otp_client_new (self->config->node, self->config->cookie,
-                                               self->config->epmd_port, 3000, error, sizeof error);
-        if (client && otp_client_attach (client, OTP_SUP_PROCESS) == 0)
-            return client;
-        if (client) {
-            snprintf (error, sizeof error, "%s", otp_client_error (client));
-            otp_client_destroy (&client);
-            if (strstr (error, "attached by another"))
-                otp_fatal ("another otp-sup already serves %s", self->config->node);
-        }
-        if (zclock_mono () > deadline)
-            otp_fatal ("%s", error);
-        zclock_sleep (200);
-    }
-}
 
 static void
 s_free (void **item_p)
@@ -319,7 +297,13 @@ s_run (const sup_config_t *config, int sigfd)
 
     zlistx_t *up = NULL;
     if (config->node) {
-        self->client = s_connect (self);
+        char reason [1024];
+        bool taken;
+        self->client = otp_client_serve (config->node, config->cookie, config->epmd_port,
+                                         OTP_SUP_PROCESS, 5000, &taken, reason, sizeof reason);
+        if (!self->client)
+            otp_fatal (taken? "another otp-sup already serves %s": "%s",
+                       taken? config->node: reason);
         bool ok = false;
         zmsg_t *reply = otp_client_command (self->client, "monitor", "all", &ok);
         if (!reply || !ok)

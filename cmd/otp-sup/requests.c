@@ -43,6 +43,15 @@ requests_error (app_t *app, otp_message_t **call_p, const char *fmt, ...)
 }
 
 void
+requests_placed (app_t *app, otp_message_t **call_p, const char *node, long pid)
+{
+    zmsg_t *values = zmsg_new ();
+    zmsg_addstr (values, node);
+    zmsg_addstrf (values, "%ld", pid);
+    requests_reply (app, call_p, &values);
+}
+
+void
 requests_moved (app_t *app, otp_message_t **call_p, const char *node)
 {
     zmsg_t *reply = zmsg_new ();
@@ -69,23 +78,23 @@ requests_row (const char *id, const char *supervisor, const char *node, long pid
     return row;
 }
 
+//  Two frames as strings, compared as strcmp would.
+static int
+s_frame_compare (zframe_t *a, zframe_t *b)
+{
+    size_t sa = zframe_size (a), sb = zframe_size (b);
+    int rc = memcmp (zframe_data (a), zframe_data (b), sa < sb? sa: sb);
+    return rc? rc: (sa > sb) - (sa < sb);
+}
+
 static int
 s_row_compare (const void *a, const void *b)
 {
     zmsg_t *ra = *(zmsg_t **) a, *rb = *(zmsg_t **) b;
-    char *ia = zframe_strdup (zmsg_first (ra)), *ib = zframe_strdup (zmsg_first (rb));
-    int rc = strcmp (ia, ib);
-    if (rc == 0) {
-        //  The same id in the cluster and a local tree: both shown, in a
-        //  fixed order.
-        char *sa = zframe_strdup (zmsg_next (ra)), *sb = zframe_strdup (zmsg_next (rb));
-        rc = strcmp (sa, sb);
-        free (sa);
-        free (sb);
-    }
-    free (ia);
-    free (ib);
-    return rc;
+    //  By id; the same id in the cluster and a local tree: both shown, by
+    //  supervisor.
+    int rc = s_frame_compare (zmsg_first (ra), zmsg_first (rb));
+    return rc? rc: s_frame_compare (zmsg_next (ra), zmsg_next (rb));
 }
 
 //  Every row, sorted by id; the caller destroys the list.
@@ -186,17 +195,14 @@ s_reply_placed (app_t *app, const char *id, otp_message_t **call_p)
     zlistx_t *rows = zlistx_new ();
     zlistx_set_destructor (rows, (zlistx_destructor_fn *) zmsg_destroy);
     tree_rows (app->tree, rows);
-    zmsg_t *values = zmsg_new ();
-    zmsg_addstr (values, app->config->node? app->config->node: "");
-    char pid [24] = "0";
+    long pid = 0;
     for (zmsg_t *row = (zmsg_t *) zlistx_first (rows); row; row = (zmsg_t *) zlistx_next (rows))
         if (zframe_streq (zmsg_first (row), id)) {
-            otp_msg_str (row, 2, pid, sizeof pid);
+            otp_msg_int (row, 2, 0, LONG_MAX, &pid);
             break;
         }
-    zmsg_addstr (values, pid);
     zlistx_destroy (&rows);
-    requests_reply (app, call_p, &values);
+    requests_placed (app, call_p, app->config->node? app->config->node: "", pid);
 }
 
 static void

@@ -183,6 +183,8 @@ void requests_reply (app_t *app, otp_message_t **call_p, zmsg_t **values);
 void requests_error (app_t *app, otp_message_t **call_p, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 void requests_moved (app_t *app, otp_message_t **call_p, const char *node);
+//  Replies "ok", node, pid: where a child now runs.
+void requests_placed (app_t *app, otp_message_t **call_p, const char *node, long pid);
 //  A which-children row.
 zmsg_t *requests_row (const char *id, const char *supervisor, const char *node, long pid,
                       const char *status, int restarts, const char *name,
