@@ -55,6 +55,12 @@ wait_until () {
     done
 }
 
+# For wait_until: COMMAND's output, looked at again at each try (a "$(...)"
+# argument would be taken once, before the first try).
+prints_nothing () { [ -z "$("$@")" ]; }
+prints_something () { [ -n "$("$@")" ]; }
+prints () { local want=$1; shift; [ "$("$@")" = "$want" ]; }
+
 # Starts a port mapper on a free port; exports OTP_EPMD_PORT.
 start_epmd () {
     # A port below the kernel's and CZMQ's ephemeral ranges (32768 and up):

@@ -41,7 +41,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     run otp-ctl -n b@127.0.0.1 names
     [ "$output" = "$(printf 'n%s\n' $(seq 1 1500) | LC_ALL=C sort)" ]
     kill -9 "$many"
-    wait_until 10 test -z "$(otp-ctl -n b@127.0.0.1 names)"
+    wait_until 10 prints_nothing otp-ctl -n b@127.0.0.1 names
     run otp-ctl -n a@127.0.0.1 names
     [ "$output" = "" ]
 }
@@ -75,7 +75,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     kill -9 "$(pid_of a)"
     wait_until 5 nobody_holds one b c
     wait_until 5 nobody_holds two b c
-    wait_until 5 test -z "$(members b grp)"
+    wait_until 5 prints_nothing members b grp
     run otp-ctl -n c@127.0.0.1 names
     [ "$output" = "" ]
 }
@@ -159,8 +159,8 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     for n in a b c; do wait_until 5 bash -c "[ \"\$(otp-ctl -n $n@127.0.0.1 members workers | wc -l)\" = 1 ]"; done
     # node death
     kill -9 "$(pid_of c)"
-    wait_until 5 test -z "$(members a workers)"
-    wait_until 5 test -z "$(otp-ctl -n b@127.0.0.1 groups)"
+    wait_until 5 prints_nothing members a workers
+    wait_until 5 prints_nothing otp-ctl -n b@127.0.0.1 groups
 }
 
 @test "a new replica catches up from its peers; a restarted one too" {
@@ -194,7 +194,7 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
     # It owns them again: the holder's exit now removes them everywhere.
     kill -9 "$live"
     wait_until 5 nobody_holds live a b
-    wait_until 5 test -z "$(members b grp)"
+    wait_until 5 prints_nothing members b grp
 }
 
 @test "otp-reg refuses bad input with an error and keeps its state" {

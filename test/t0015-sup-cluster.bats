@@ -57,7 +57,7 @@ kill_host () {
     node=$(echo "$output" | awk '{ print $4 }')
     wait_until 5 runs_once c1
     for n in a b c; do
-        wait_until 5 test "$(owner_of $n c1)" = "$node"
+        wait_until 5 prints "$node" owner_of "$n" c1
         run otp-ctl -n "$n@127.0.0.1" call c1 inc
         [ "$status" -eq 0 ]
     done
@@ -92,7 +92,7 @@ kill_host () {
     otp-ctl -n c@127.0.0.1 stop-child w
     run otp-ctl -n b@127.0.0.1 delete-child w
     [ "$status" -eq 0 ]
-    wait_until 5 test -z "$(otp-ctl -n a@127.0.0.1 which-children | grep '^w ')"
+    wait_until 5 prints_nothing bash -c "otp-ctl -n a@127.0.0.1 which-children | grep '^w '"
     # The id is free again.
     run otp-ctl -n b@127.0.0.1 start-child w --name w -- "$CHILD"
     [ "$status" -eq 0 ]
@@ -275,7 +275,7 @@ kill_host () {
     wait_until 10 full_mesh a b c
     start_reg c
     start_sup c --rebalance
-    wait_until 10 test -n "$(ids_on a c)"
+    wait_until 10 prints_something ids_on a c
     moved=$(ids_on a c)
     for id in $moved; do wait_until 10 answers_on b "$id"; done
     all_run_once 20
