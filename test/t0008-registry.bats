@@ -104,8 +104,10 @@ members () { otp-ctl -n "$1@127.0.0.1" members "$2" | sed 's/^[^@]*@//' | sort |
         track $pa; track $pb
         wait_until 10 bash -c "grep -qE '^ready|fatal' $BATS_TEST_TMPDIR/a$round"
         wait_until 10 bash -c "grep -qE '^ready|fatal' $BATS_TEST_TMPDIR/b$round"
-        won=$(cat "$BATS_TEST_TMPDIR/a$round" "$BATS_TEST_TMPDIR/b$round" | grep -c '^ready')
-        lost=$(cat "$BATS_TEST_TMPDIR/a$round" "$BATS_TEST_TMPDIR/b$round" | grep -c 'cannot register')
+        # Shown if the round fails: what each registrant said.
+        echo "round $round: a: $(cat "$BATS_TEST_TMPDIR/a$round") b: $(cat "$BATS_TEST_TMPDIR/b$round")"
+        won=$(cat "$BATS_TEST_TMPDIR/a$round" "$BATS_TEST_TMPDIR/b$round" | grep -c '^ready' || true)
+        lost=$(cat "$BATS_TEST_TMPDIR/a$round" "$BATS_TEST_TMPDIR/b$round" | grep -c 'cannot register' || true)
         [ "$won" -eq 1 ]
         [ "$lost" -eq 1 ]
         winner=a@127.0.0.1
