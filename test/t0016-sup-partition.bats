@@ -44,6 +44,17 @@ reached_from () {
     live_pids "$2" | grep -qx "$(echo "$out" | cut -d' ' -f2)"
 }
 
+# After a failure: what each replica and member holds, and what the
+# registry and supervisors said about names.
+names_report () {
+    local h
+    for h in 1 2 3; do
+        echo "# host $h names: $(netns_ctl "$h" names 2>&1 | tr '\n' ' ')"
+        netns_ctl "$h" which-children 2>&1 | sed "s/^/# host $h: /"
+        grep -h -E 'lost|name|moved|stop' "$BATS_TEST_TMPDIR/h$h.sup.log" \
+            "$BATS_TEST_TMPDIR/h$h.reg.log" | tail -40 | sed "s/^/# host $h log: /"
+    done >&3
+}
 everyone_answers () {
     local n=$1 i h
     for i in $(seq 1 "$n"); do
@@ -97,7 +108,7 @@ everyone_answers () {
     netns_heal
     wait_until 20 netns_mesh 1 2 3
     wait_until 20 all_run_once 12
-    wait_until 15 everyone_answers 12
+    wait_until 15 everyone_answers 12 || { names_report; false; }
     [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
       "$(netns_ctl 2 which-children | awk 'NR > 1 { print $1, $2 }')" ]
     [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
