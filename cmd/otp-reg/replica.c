@@ -584,13 +584,17 @@ static void
 s_on_claim (reg_t *self, rpeer_t *peer, const char *name, const char *addr, int64_t stamp,
             const char *stamp_text)
 {
-    //  Consent unless the name is held, or we claim it first ourselves.
+    //  Consent unless the name is held, or we claim it first ourselves. An
+    //  entry of the claimant's own node does not count: its replica knows
+    //  its own node's names best, and a DEL overtaken by a heal's snapshot
+    //  would otherwise leave us refusing that name to its node for ever.
     entry_t theirs = { .stamp = stamp };
     snprintf (theirs.node, sizeof theirs.node, "%s", peer->node);
     snprintf (theirs.addr, sizeof theirs.addr, "%.*s", OTP_NAME_MAX, addr);
     entry_t *held = (entry_t *) zhashx_lookup (self->names, name);
     claim_t *ours = (claim_t *) zhashx_lookup (self->claims, name);
-    bool consent = !held && !(ours && !ours->dead && s_wins (ours->entry, &theirs));
+    bool consent = !(held && !streq (held->node, peer->node))
+                && !(ours && !ours->dead && s_wins (ours->entry, &theirs));
     s_queue (self, peer, "ACK", name, addr, stamp_text, consent? "ok": "no");
 }
 
