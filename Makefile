@@ -4,7 +4,7 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 DESTDIR   ?=
 N         ?= 3
-PKGS      := libczmq libzmq libsodium
+PKGS      := libczmq libzmq libsodium libmicrohttpd
 
 ifeq ($(SANITIZE),1)
 BUILD     ?= build-san
@@ -116,6 +116,64 @@ run-multi: all
 
 stop:
 	OTP_BIN=$(abspath $(BUILD)/bin) scripts/stop-cluster
+
+# The image, a node in it, minikube, the manifests (README: "The image",
+# "Makefile tasks"). Each task first checks its tool: a missing one stops make with
+# one line naming it (not under make -n, which only shows the commands).
+CONTAINER   ?= docker
+IMAGE       ?= otp-labs:$(VERSION)
+BASE_IMAGE  ?=
+IMAGE_FLAGS ?=
+KUBECTL     ?= kubectl
+MINIKUBE    ?= minikube
+dry_run = $(findstring n,$(firstword -$(MAKEFLAGS)))
+need = $(if $(dry_run),,$(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found ($(2)))))
+need_container = $(call need,$(CONTAINER),set CONTAINER=podman or buildah or install docker)
+.PHONY: image docker-run minikube-load deploy undeploy image-rm remove
+
+image:
+	$(need_container)
+	$(CONTAINER) $(if $(filter buildah,$(notdir $(CONTAINER))),bud,build) $(strip $(IMAGE_FLAGS) \
+	    $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE))) -t $(IMAGE) .
+
+# One node, its ports published, named so that the host's otp-ctl reaches it;
+# every OTP_* variable of make's command line or environment goes in too.
+docker-run:
+	$(need_container)
+	$(CONTAINER) run --rm --name otp-labs -p 4369:4369 -p 9100:9100 -p 8080:8080 \
+	    -e OTP_NODE_NAME=$(or $(OTP_NODE_NAME),otp-labs@127.0.0.1) \
+	    -e OTP_NODE_PORT=$(or $(OTP_NODE_PORT),9100) -e OTP_HTTP_PORT=$(or $(OTP_HTTP_PORT),8080) \
+	    $(foreach v,$(sort $(filter-out OTP_NODE_NAME OTP_NODE_PORT OTP_HTTP_PORT,$(filter OTP_%,$(.VARIABLES)))),-e $(v)) \
+	    $(IMAGE)
+
+minikube-load:
+	$(call need,$(MINIKUBE),install minikube or set MINIKUBE)
+	$(MINIKUBE) image load $(IMAGE)
+
+# The cookie Secret is made once, random; a redeploy keeps it.
+deploy:
+	$(call need,$(KUBECTL),install kubectl or set KUBECTL)
+	@$(KUBECTL) get secret otp-labs-cookie >/dev/null 2>&1 || \
+	    $(KUBECTL) create secret generic otp-labs-cookie \
+	        --from-literal=cookie=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+	$(KUBECTL) apply -f k8s/
+
+undeploy:
+	$(call need,$(KUBECTL),install kubectl or set KUBECTL)
+	$(KUBECTL) delete -f k8s/ --ignore-not-found
+
+image-rm:
+	$(need_container)
+	$(CONTAINER) rmi $(IMAGE)
+
+remove: undeploy image-rm
+
+# The release tarball: $(BUILD)/otp-labs-$(VERSION).tar.gz, relocatable (the
+# binaries, the shared libraries they need beyond the C library, rel/'s
+# launcher and default settings; README: "The release").
+.PHONY: release
+release: $(BINS)
+	scripts/make-release $(BUILD) $(VERSION)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR)

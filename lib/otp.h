@@ -19,5 +19,6 @@
 #include "otp_registry.h"
 #include "otp_childspec.h"
 #include "otp_supervisor.h"
+#include "otp_metrics.h"
 
 #endif

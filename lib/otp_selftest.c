@@ -17,6 +17,7 @@ main (void)
         { "otp_registry", otp_registry_test },
         { "otp_childspec", otp_childspec_test },
         { "otp_supervisor", otp_supervisor_test },
+        { "otp_metrics", otp_metrics_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

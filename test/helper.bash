@@ -13,6 +13,8 @@ setup () {
     # A runner inside a Kubernetes pod would otherwise name bare --name nodes
     # after the pod (otp-node: POD_IP and NAMESPACE).
     unset OTP_CLUSTER_DNS_QUERY OTP_CLUSTER_DNS_BASENAME OTP_CLUSTER_DOMAIN POD_IP NAMESPACE
+    # Nor take the image's HTTP port and readiness needs (Dockerfile, k8s/).
+    unset OTP_HTTP_PORT OTP_HTTP_BIND OTP_READY_NEEDS OTP_NODE_PORT OTP_LABS_CONFIG OTP_LABS_VAR_DIR
     # Never the machine's real port mapper: a test without start_epmd that
     # reaches for one finds nothing.
     export OTP_EPMD_PORT=1

@@ -20,6 +20,7 @@ struct _client_t {
     bool hold;                      //  the node's shutdown waits for it (`hold`)
     int suspect;                    //  its descriptor closed: probes left, one every 100 ms
     bool gone;                      //  a send found it gone; removed at the next reap
+    otp_metric_values_t metrics;    //  its last report (`metrics`), for /metrics
 };
 
 enum { WATCH_NODES = 1, WATCH_ALL = 2 };
@@ -272,6 +273,18 @@ client_holders (node_t *node)
     return node->holders;
 }
 
+void
+client_metrics (node_t *node, otp_metric_values_t *sum)
+{
+    memset (sum, 0, sizeof *sum);
+    for (client_t *client = (client_t *) zhashx_first (node->clients); client;
+         client = (client_t *) zhashx_next (node->clients)) {
+        sum->has |= client->metrics.has;
+        for (int id = 0; id < OTP_METRIC_COUNT; id++)
+            sum->value [id] += client->metrics.value [id];
+    }
+}
+
 static zmsg_t *
 s_reply (zmsg_t *request, const char *status)
 {
@@ -469,6 +482,21 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
     else
     if (streq (command, "detach"))
         reply = s_detach (node, routing_id, msg);
+    else
+    if (streq (command, "metrics")) {
+        //  A daemon beside us (otp-reg, otp-sup) reports its figures; the
+        //  reporter is a process, so they go when it goes.
+        char error [128];
+        otp_metric_values_t values;
+        if (otp_metrics_decode (msg, 2, &values, error, sizeof error)) {
+            reply = s_reply (msg, "error");
+            zmsg_addstr (reply, error);
+        }
+        else {
+            s_require (node, routing_id, fd)->metrics = values;
+            reply = s_reply (msg, "ok");
+        }
+    }
     else
     if (streq (command, "processes")) {
         //  Attached names, sorted: a restarted otp-reg checks what lives.

@@ -53,6 +53,13 @@ s_usage (FILE *out)
 "      --drain-timeout MS   on SIGTERM or stop, wait up to MS for the processes\n"
 "                           holding the node to go (OTP_DRAIN_TIMEOUT_MS, default\n"
 "                           30000; 0: do not wait)\n"
+"      --http-port PORT     serve GET /health/live, /health/ready and /metrics\n"
+"                           (Prometheus) over HTTP on PORT (OTP_HTTP_PORT,\n"
+"                           default 0: no HTTP)\n"
+"      --http-bind ADDRESS  IPv4 address HTTP listens on (OTP_HTTP_BIND, default all)\n"
+"      --ready-needs NAMES  /health/ready also waits until these processes are\n"
+"                           attached, comma-separated, e.g. otp-reg,otp-sup\n"
+"                           (OTP_READY_NEEDS)\n"
 "  -d, --foreground         stay in the foreground and log to stderr\n"
 "  -n, --check              check the configuration and exit\n"
 "  -v, --verbose            log debug messages\n"
@@ -89,6 +96,9 @@ main (int argc, char *argv [])
         .heartbeat_ms = (int) otp_opt_int ("OTP_HEARTBEAT_MS", otp_env ("OTP_HEARTBEAT_MS", "200"), 10, 600000),
         .timeout_ms = (int) otp_opt_int ("OTP_HEARTBEAT_TIMEOUT_MS", otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", "800"), 20, 3600000),
         .drain_timeout_ms = (int) otp_opt_int ("OTP_DRAIN_TIMEOUT_MS", otp_env ("OTP_DRAIN_TIMEOUT_MS", "30000"), 0, 3600000),
+        .http_port = (int) otp_opt_int ("OTP_HTTP_PORT", otp_env ("OTP_HTTP_PORT", "0"), 0, 65535),
+        .http_bind = otp_env ("OTP_HTTP_BIND", "*"),
+        .ready_needs = otp_env ("OTP_READY_NEEDS", ""),
     };
     bool foreground = false, check = false;
     enum { OPT_COOKIE_FILE = 256, OPT_NO_EPMD, OPT_NODES, OPT_POLL, OPT_HEARTBEAT, OPT_TIMEOUT,
@@ -96,6 +106,7 @@ main (int argc, char *argv [])
     const char *cluster_domain = otp_env ("OTP_CLUSTER_DOMAIN", "cluster.local");
     enum { OPT_GOSSIP_ADDRESS = 512, OPT_GOSSIP_PORT, OPT_GOSSIP_TTL, OPT_GOSSIP_INTERVAL,
            OPT_GOSSIP_IF, OPT_GOSSIP_BROADCAST };
+    enum { OPT_HTTP_PORT = 768, OPT_HTTP_BIND, OPT_READY_NEEDS };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, 'N' },
         { "sname", required_argument, NULL, 's' },
@@ -120,6 +131,9 @@ main (int argc, char *argv [])
         { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+        { "http-port", required_argument, NULL, OPT_HTTP_PORT },
+        { "http-bind", required_argument, NULL, OPT_HTTP_BIND },
+        { "ready-needs", required_argument, NULL, OPT_READY_NEEDS },
         { "foreground", no_argument, NULL, 'd' },
         { "check", no_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
@@ -159,6 +173,9 @@ main (int argc, char *argv [])
             case OPT_DRAIN_TIMEOUT:
                 config.drain_timeout_ms = (int) otp_opt_int ("--drain-timeout", optarg, 0, 3600000);
                 break;
+            case OPT_HTTP_PORT: config.http_port = (int) otp_opt_int ("--http-port", optarg, 0, 65535); break;
+            case OPT_HTTP_BIND: config.http_bind = optarg; break;
+            case OPT_READY_NEEDS: config.ready_needs = optarg; break;
             case 'd': foreground = true; break;
             case 'n': check = true; break;
             case 'v': otp_log_set_verbose (true); break;
@@ -234,6 +251,16 @@ main (int argc, char *argv [])
         otp_fatal ("the dns strategy needs OTP_CLUSTER_DNS_QUERY (or --dns-query)");
     if (config.port && !otp_port_free (config.bind, config.port))
         otp_fatal ("port %d is in use", config.port);
+    struct in_addr http_address;
+    if (!streq (config.http_bind, "*") && inet_pton (AF_INET, config.http_bind, &http_address) != 1)
+        otp_fatal ("HTTP bind address '%s' is not an IPv4 address", config.http_bind);
+    if (config.http_port && (config.http_port == config.port
+                          || !otp_port_free (config.http_bind, config.http_port)))
+        otp_fatal ("HTTP port %d is in use", config.http_port);
+    char bad_name [OTP_ARG_MAX + 1];
+    if (ready_needs_invalid (config.ready_needs, bad_name, sizeof bad_name))
+        otp_fatal ("'%s' in the ready needs (--ready-needs) is not a process name "
+                   "(letters, digits, _ - .)", bad_name);
     if (check) {
         printf ("configuration OK\n");
         return 0;

@@ -148,6 +148,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     node_t *self = (node_t *) arg;
     peer_tick (self);
+    ready_joined (self);        //  noted when it happens, not only when asked
     return self->stopping? -1: 0;
 }
 
@@ -250,6 +251,9 @@ node_run (const node_config_t *config, int sigfd)
     int tick = config->heartbeat_ms / 2 > 10? config->heartbeat_ms / 2: 10;
     zloop_timer (self->loop, (size_t) tick, 0, s_on_tick, self);
     zloop_timer (self->loop, (size_t) config->poll_ms, 0, s_on_poll, self);
+    if (config->http_port && !(self->http = http_new (self, error, sizeof error)))
+        otp_fatal ("%s", error);
+    self->first_tick = zclock_mono ();
     strategy_tick (self->strategy);
     zloop_start (self->loop);
 
@@ -258,6 +262,7 @@ node_run (const node_config_t *config, int sigfd)
     //  every peer (nobody dials us back while we go).
     otp_info ("stopping");
     self->stopping = true;
+    http_destroy (&self->http);     //  probes fail from now on
     strategy_destroy (&self->strategy);
     epmd_link_destroy (&self->epmd);
     peer_leave_all (self);

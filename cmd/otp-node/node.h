@@ -28,6 +28,9 @@ typedef struct {
     int timeout_ms;                 //  silence after which a peer is down
     int connect_timeout_ms;         //  a peer not up after this is given up
     int drain_timeout_ms;           //  longest wait for holders at shutdown; 0: none
+    int http_port;                  //  probes and metrics; 0: no HTTP
+    const char *http_bind;          //  IPv4 address HTTP listens on; "*": all
+    const char *ready_needs;        //  process names that must be attached for ready
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -38,6 +41,7 @@ typedef struct _epmd_link_t epmd_link_t;
 typedef struct _dns_t dns_t;
 typedef struct _client_t client_t;
 typedef struct _rpc_t rpc_t;
+typedef struct _http_t http_t;
 
 struct _node_t {
     const node_config_t *config;
@@ -64,7 +68,10 @@ struct _node_t {
     dns_t *dns;
     strategy_t *strategy;
     rpc_t *rpc;
+    http_t *http;                   //  NULL without --http-port
     int64_t started;
+    int64_t first_tick;             //  when the strategy first looked for nodes
+    bool joined;                    //  has joined its cluster, for good (ready.c)
     bool stopping;
     //  Shutdown asked for while processes hold the node (`hold`): it keeps
     //  working, with the peers it has, until they have gone.
@@ -167,6 +174,8 @@ void client_event (node_t *node, bool process, const char *event, const char *na
 //  Probes the processes holding the node, removes those gone, and returns
 //  how many are left.
 int client_holders (node_t *node);
+//  The figures the processes here reported (`metrics`), summed.
+void client_metrics (node_t *node, otp_metric_values_t *sum);
 
 //  rpc.c: commands run for remote callers (otp-ctl rpc), output streamed back
 rpc_t *rpc_new (node_t *node);
@@ -177,5 +186,25 @@ void rpc_spawn (rpc_t *self, zframe_t *routing_id, zmsg_t *msg);
 void rpc_client_gone (rpc_t *self, zframe_t *routing_id);
 //  A child exited (SIGCHLD); returns true if it was one of ours.
 bool rpc_reap (rpc_t *self, pid_t pid, int status);
+
+//  http.c: probes and metrics over HTTP (libmicrohttpd), in the node's loop
+//  Listens on config->http_bind:http_port; NULL with a reason.
+http_t *http_new (node_t *node, char *error, size_t error_size);
+void http_destroy (http_t **self_p);
+
+//  ready.c: whether the node should get traffic (the readiness probe)
+//  True once the node has joined its cluster (see ready.c); checked at each
+//  tick and each probe, and true for good from then on.
+bool ready_joined (node_t *node);
+//  NULL when ready, else why not, one line: "draining", "joining" or
+//  "waiting for NAME" (`buf` holds it).
+const char *ready_check (node_t *node, char *buf, size_t size);
+//  A --ready-needs list: NULL if every item is a process name, else the
+//  first that is not (in `buf`).
+const char *ready_needs_invalid (const char *list, char *buf, size_t size);
+
+//  metrics.c: the node's figures in Prometheus' text format (0.0.4)
+//  A new string; the caller frees it.
+char *metrics_text (node_t *node);
 
 #endif

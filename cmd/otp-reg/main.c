@@ -108,6 +108,7 @@ s_run (const reg_config_t *config, int sigfd)
 
     int status = 0;
     int64_t next_tick = zclock_mono () + 100;
+    otp_metrics_t *metrics = otp_metrics_new ();     //  for the node's /metrics
     while (true) {
         zmsg_t *msg = otp_client_recv (client, next_tick);
         if (!msg && otp_client_lost (client)) {
@@ -127,12 +128,16 @@ s_run (const reg_config_t *config, int sigfd)
             next_tick = zclock_mono () + 100;
         }
         reg_flush (reg);
+        otp_metrics_set (metrics, OTP_METRIC_REGISTRY_NAMES, zhashx_size (reg->names));
+        otp_metrics_set (metrics, OTP_METRIC_REGISTRY_GROUPS, zhashx_size (reg->groups));
+        otp_metrics_push (metrics, client);
         int sig = otp_signal_read (sigfd);
         if (sig == SIGTERM || sig == SIGINT) {
             otp_info ("received %s, stopping", strsignal (sig));
             break;
         }
     }
+    otp_metrics_destroy (&metrics);
     reg_destroy (&reg);
     otp_client_destroy (&client);
     return status;

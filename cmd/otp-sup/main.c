@@ -336,6 +336,7 @@ s_run (const sup_config_t *config, int sigfd)
             cluster_on_nodeup (self->cluster, peer);
         zlistx_destroy (&up);
         otp_info ("serving %s, strategy %s", config->node, config->strategy);
+        self->metrics = sup_metrics_new (self);
     }
     if (self->tree && tree_start (self->tree, error, sizeof error)) {
         otp_warn ("%s", error);
@@ -350,6 +351,7 @@ s_run (const sup_config_t *config, int sigfd)
     int status = self->exit_status;
     if (self->stopping)
         otp_info ("stopped");
+    sup_metrics_destroy (&self->metrics);
     cluster_destroy (&self->cluster);
     tree_destroy (&self->tree);
     zloop_destroy (&self->loop);

@@ -28,6 +28,7 @@ typedef struct _port_t port_t;
 typedef struct _tree_t tree_t;
 typedef struct _cluster_t cluster_t;
 typedef struct _intensity_t intensity_t;
+typedef struct _sup_metrics_t sup_metrics_t;
 
 //  Exit status of a child: its exit code, or 128 + signal. `requested`:
 //  it was stopped by us (shutdown), which is a normal exit.
@@ -37,6 +38,7 @@ struct _app_t {
     const sup_config_t *config;
     zloop_t *loop;
     otp_client_t *client;           //  our process on the node; NULL standalone
+    sup_metrics_t *metrics;         //  reports to the node's /metrics; NULL standalone
     tree_t *tree;                   //  the local tree; NULL if none
     cluster_t *cluster;             //  NULL standalone
     zhashx_t *pids;                 //  pid (as a key string) -> child_t, to reap
@@ -175,6 +177,10 @@ void cluster_drain (cluster_t *self);
 void cluster_stop (cluster_t *self);
 bool cluster_stopped (cluster_t *self);
 void cluster_info (cluster_t *self, zmsg_t *reply);
+
+//  metrics.c: our figures, reported to the node for its /metrics
+sup_metrics_t *sup_metrics_new (app_t *app);
+void sup_metrics_destroy (sup_metrics_t **self_p);
 
 //  requests.c: otp-ctl's requests (calls to otp-sup)
 void requests_on_call (app_t *app, otp_message_t **call_p);
