@@ -1,14 +1,15 @@
 /*  libFuzzer target for everything a daemon parses from the network: the
     input is split into frames at 0xFF bytes, checked against both command
     tables, and every argument is read as a string, an integer and a node
-    name, as the handlers do. The same bytes, as a frame list, are read as
-    registry and supervisor payloads and as a child spec, and as a gossip
-    datagram: once as it came (the MAC check must refuse it unread), once
-    signed with the fuzzer's key so that the field parser and the replay
-    guard see it too. Run with `make fuzz`.                                 */
+    name, as the handlers do, and the frames as a metrics report. The same
+    bytes, as a frame list, are read as registry and supervisor payloads and
+    as a child spec, and as a gossip datagram: once as it came (the MAC
+    check must refuse it unread), once signed with the fuzzer's key so that
+    the field parser and the replay guard see it too. Run with `make fuzz`. */
 #include "otp.h"
 #include "otp_childspec.h"
 #include "otp_supervisor.h"
+#include "otp_metrics.h"
 #include <sodium.h>
 
 //  A gossip datagram, as otp-node's gossip strategy reads it.
@@ -91,6 +92,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         char kind [8];
         otp_msg_kind (msg, 3, kind, sizeof kind);
         otp_msg_kind (msg, 4, kind, sizeof kind);
+    }
+    //  A metrics report (REQ 0 metrics NAME VALUE ...), read as the node
+    //  reads it; what decodes must encode again to the same figures.
+    otp_metric_values_t values = { .has = 0 };
+    if (otp_metrics_decode (msg, 0, &values, error, sizeof error) == 0) {
+        zmsg_t *again = otp_metrics_encode (&values);
+        otp_metric_values_t copy = { .has = 0 };
+        assert (otp_metrics_decode (again, 2, &copy, error, sizeof error) == 0);
+        assert (copy.has == values.has);
+        zmsg_destroy (&again);
     }
     zmsg_destroy (&msg);
     s_gossip (data, size);
