@@ -137,10 +137,12 @@ image:
 	    $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE))) -t $(IMAGE) .
 
 # One node, its ports published, named so that the host's otp-ctl reaches it;
-# every OTP_* variable of make's command line or environment goes in too.
+# every OTP_* variable of make's command line or environment goes in too. A
+# stop waits 45 s before SIGKILL (docker's default, 10 s, would cut the 30 s
+# drain short), as the Deployment's grace period does.
 docker-run:
 	$(need_container)
-	$(CONTAINER) run --rm --name otp-labs -p 4369:4369 -p 9100:9100 -p 8080:8080 \
+	$(CONTAINER) run --rm --name otp-labs --stop-timeout 45 -p 4369:4369 -p 9100:9100 -p 8080:8080 \
 	    -e OTP_NODE_NAME=$(or $(OTP_NODE_NAME),otp-labs@127.0.0.1) \
 	    -e OTP_NODE_PORT=$(or $(OTP_NODE_PORT),9100) -e OTP_HTTP_PORT=$(or $(OTP_HTTP_PORT),8080) \
 	    $(foreach v,$(sort $(filter-out OTP_NODE_NAME OTP_NODE_PORT OTP_HTTP_PORT,$(filter OTP_%,$(.VARIABLES)))),-e $(v)) \

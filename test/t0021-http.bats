@@ -149,10 +149,10 @@ ready_is () { [ "$(status_of /health/ready) $(body_of /health/ready)" = "$1" ]; 
 
     # Alone: ready once its first round is over and nothing it found is
     # being dialled.
-    http_node solo --strategy epmd --nodes solo@127.0.0.1,ghost@127.0.0.1 --poll 2000
+    http_node solo --strategy epmd --nodes solo@127.0.0.1,ghost@127.0.0.1 --poll 5000
     run body_of /health/ready
     [ "$output" = joining ]
-    wait_until 6 ready_is "200 ready"
+    wait_until 12 ready_is "200 ready"
     [ "$(metric otp_connected_nodes)" = 0 ]
     grep -q "joined the cluster (0 peer(s) up)" "$BATS_TEST_TMPDIR/solo.log"
 }

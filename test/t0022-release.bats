@@ -290,6 +290,34 @@ no_pid_files () { [ -z "$(ls "$1"/*.pid 2>/dev/null)" ]; }
     grep -q "received Terminated, leaving the cluster" "$BATS_TEST_TMPDIR/fg3.log"
 }
 
+# release_procs REL: the PIDs of processes running a binary of REL's bin/.
+release_procs () {
+    local p exe
+    for p in /proc/[0-9]*; do
+        exe=$(readlink "$p/exe" 2>/dev/null) || continue
+        [[ "$exe" == "$1/bin/"* ]] && [ "$(awk '{ print $3 }' "$p/stat" 2>/dev/null)" != Z ] &&
+            echo "${p#/proc/}"
+    done
+    return 0
+}
+
+@test "foreground: SIGTERM while it is still starting stops what it started, and exits" {
+    start_epmd
+    REL=$(unpack elsewhere)
+    name_release "$REL" t1@127.0.0.1
+    # (a delay of 0 may land before the launcher has set its trap)
+    for delay in 0 0.05 0.15 0.3 0.6; do
+        "$REL/bin/otp-labs" foreground 2> "$BATS_TEST_TMPDIR/t.log" 3>&- &
+        fg=$!
+        track "$fg"
+        sleep "$delay"
+        for p in $(release_procs "$REL"); do track "$p"; done
+        kill -TERM "$fg"
+        wait_until 20 gone "$fg"
+        wait_until 10 prints_nothing release_procs "$REL"
+    done
+}
+
 @test "settings: etc/otp-labs.env, then the file OTP_LABS_CONFIG names, then the environment" {
     start_epmd
     REL=$(unpack elsewhere)

@@ -97,10 +97,10 @@ caller () {
     wait "$CALLER1" "$CALLER2"
 
     # Every call succeeded, or a retry did within the failover time (from
-    # the moment its first attempt failed).
+    # the start of its first attempt that failed).
     report='
         $6 == 1 { if (open) { bad++; print "never answered: " first_line } open = 1; first_line = $0; failed_at = 0 }
-        $5 != 0 && !failed_at { failed_at = $4 }
+        $5 != 0 && !failed_at { failed_at = $3 }
         $5 == 0 { if (failed_at) { retried++; w = $4 - failed_at; if (w > limit) { bad++; print "answered after " w " ms: " $0 } if (w > worst) worst = w }
                   open = 0; calls++; if ($3 >= began && $4 <= ended) { during++; seen[$1] = 1 } }
         $5 != 0 { failures++ }

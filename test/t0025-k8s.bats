@@ -161,8 +161,10 @@ broken () {
         "$(broken '/livenessProbe:/,/port: http/s/port: http/port: 9100/' deployment.yaml)" "$svc"
     fails "OTP_HTTP_PORT (8081) is not a container port" \
         "$(broken 's/value: "8080"/value: "8081"/' deployment.yaml)" "$svc"
-    fails "grace 40 s, drain 40 s" \
+    fails "grace 40 s, drain 40 s, stop 5 s" \
         "$(broken 's/value: "30000"/value: "40000"/; s/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 40/' deployment.yaml)" "$svc"
+    fails "grace 45 s, drain 30 s, stop 60 s" \
+        "$(broken '/name: OTP_LABS_STOP_TIMEOUT/,+1d' deployment.yaml)" "$svc"
     fails "clusterIP is not None" "$(broken 's/clusterIP: None/clusterIP: 10.96.0.10/' service.yaml)" "$dep"
     fails "publishNotReadyAddresses is not true" \
         "$(broken 's/publishNotReadyAddresses: true/publishNotReadyAddresses: false/' service.yaml)" "$dep"
@@ -288,7 +290,7 @@ write_slow_child () {
     cat > "$CHILD" <<EOF
 #!/bin/sh
 echo "start \$\$ \$OTP_NODE" >> "$EVENTS"
-trap 'echo "stopping \$\$" >> "$EVENTS"; sleep 3; echo "stop \$\$" >> "$EVENTS"; exit 0' TERM
+trap 'echo "stopping \$\$" >> "$EVENTS"; sleep 8; echo "stop \$\$" >> "$EVENTS"; exit 0' TERM
 while read -r line; do
     case "\$line" in
         who) echo "\$\$ \$OTP_NODE" ;;
@@ -346,7 +348,7 @@ kid_off () { local out; out=$(kid_from "$1") && [ "${out#* }" != "$(pod_node "$2
     # a named child, started from any pod, answers from every pod
     write_slow_child
     wait_until 15 members_seen 1 3
-    run pctl 1 start-child kid --name kid --shutdown 10000 -- "$CHILD"
+    run pctl 1 start-child kid --name kid --shutdown 15000 -- "$CHILD"
     [ "$status" -eq 0 ]
     wait_until 10 prints_something where_child
     h=$(where_child)
@@ -357,14 +359,14 @@ kid_off () { local out; out=$(kid_from "$1") && [ "${out#* }" != "$(pod_node "$2
 
     # SIGTERM to the pod's launcher, as the kubelet sends: the node drains.
     kill -TERM "$(pod_pid "$h")"
-    # Not ready while it drains (the child takes 3 s to stop), but alive and
+    # Not ready while it drains (the child takes 8 s to stop), but alive and
     # still everybody's peer: its record stays in the DNS meanwhile
     # (publishNotReadyAddresses), and nobody drops it.
     wait_until 5 answers "$h" /health/ready 503 draining
     answers "$h" /health/live 200
     pod_sees "${others[0]}" "$h" "${others[1]}"
     # handed off: the child answers from a survivor, a new process
-    wait_until 15 kid_off "${others[0]}" "$h"
+    wait_until 25 kid_off "${others[0]}" "$h"
     wait_until 5 kid_off "${others[1]}" "$h"
     new=$(kid_from "${others[1]}")
     [ "${new%% *}" != "$old" ]

@@ -106,7 +106,7 @@ EOF
     [ "$(sed -n 2p "$LOG")" = "podman rmi otp-labs:0.1.0" ]
     [ "$(sed -n 3p "$LOG")" = "minikube image load otp-labs:9" ]
     run sed -n 4p "$LOG"
-    [[ "$output" == "podman run --rm --name otp-labs -p 4369:4369 -p 9100:9100 -p 8080:8080 "* ]]
+    [[ "$output" == "podman run --rm --name otp-labs --stop-timeout 45 -p 4369:4369 -p 9100:9100 -p 8080:8080 "* ]]
     [[ "$output" == *" -e OTP_NODE_NAME=otp-labs@127.0.0.1 "* ]]
     [[ "$output" == *" -e OTP_NODE_PORT=9200 "* ]]
     [[ "$output" == *" -e OTP_HTTP_PORT=8080 "* ]]

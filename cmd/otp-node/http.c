@@ -20,9 +20,9 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 
-#define HTTP_CONNECTIONS 64         //  at most, all clients together
+#define HTTP_CONNECTIONS 256        //  at most, all clients together
 #define HTTP_PER_IP 16              //  at most, from one address
-#define HTTP_IDLE_S 10              //  a connection silent this long is closed
+#define HTTP_IDLE_S 3               //  a connection silent this long is closed
 #define HTTP_TIMER_MAX_MS 1000      //  MHD is run at least this often while it waits
 
 struct _http_t {

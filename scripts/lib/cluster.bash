@@ -26,16 +26,16 @@ start_sup () {
     echo $! > "$run/n$1.sup.pid"
 }
 
-# retry TENTHS COMMAND...: until COMMAND succeeds, every 0.1 s, at most
-# TENTHS times.
+# retry TENTHS COMMAND...: until COMMAND succeeds, every 0.1 s, for at most
+# TENTHS tenths of a second (a deadline: each try may itself take a while).
 retry () {
-    local _tries=$1 _
+    local _deadline=$(( $(date +%s%N) / 1000000 + $1 * 100 ))
     shift
-    for _ in $(seq "$_tries"); do
+    while :; do
         "$@" > /dev/null 2>&1 && return 0
+        [ $(( $(date +%s%N) / 1000000 )) -lt "$_deadline" ] || return 1
         sleep 0.1
     done
-    return 1
 }
 
 # sees_all I N: node I sees the N-1 others.

@@ -7,6 +7,7 @@ const APP = "otp-labs";
 const SECRET = "otp-labs-cookie";
 const DRAIN_DEFAULT_MS = 30000;     // otp-node's OTP_DRAIN_TIMEOUT_MS default
 const LEAVE_MARGIN_S = 5;           // the node's leave and the launcher's exit
+const STOP_DEFAULT_S = 60;          // the launcher's OTP_LABS_STOP_TIMEOUT default
 
 // A pod to resolve the environment with, as the kubelet would.
 const TEST_POD = {
@@ -56,12 +57,12 @@ function context(objects) {
 
 const CHECKS = [
     ["the container's environment resolves as the kubelet's would", (c) => (c.envError ? [c.envError] : [])],
-    ["3 replicas, one rolled at a time without dropping under 3 (maxUnavailable 0, maxSurge 1)", (c) => {
+    ["3 replicas, one rolled at a time and never more than 3, so quorum stays a true majority (maxUnavailable 1, maxSurge 0)", (c) => {
         const e = [];
         if (c.dep.spec.replicas !== 3) e.push(`replicas is ${c.dep.spec.replicas}`);
         const s = c.dep.spec.strategy || {};
         const ru = s.rollingUpdate || {};
-        if (s.type !== "RollingUpdate" || ru.maxUnavailable !== 0 || ru.maxSurge !== 1)
+        if (s.type !== "RollingUpdate" || ru.maxUnavailable !== 1 || ru.maxSurge !== 0)
             e.push(`strategy is ${JSON.stringify(s)}`);
         return e;
     }],
@@ -168,11 +169,13 @@ const CHECKS = [
         const window = (l.periodSeconds || 10) * (l.failureThreshold || 3);
         return window >= 20 ? [] : [`liveness fails after ${window} s`];
     }],
-    ["terminationGracePeriodSeconds is longer than OTP_DRAIN_TIMEOUT_MS plus the leave", (c) => {
+    ["terminationGracePeriodSeconds is longer than OTP_DRAIN_TIMEOUT_MS, the launcher's OTP_LABS_STOP_TIMEOUT and the leave", (c) => {
         const drain = c.env.has("OTP_DRAIN_TIMEOUT_MS") ? Number(c.env.get("OTP_DRAIN_TIMEOUT_MS")) : DRAIN_DEFAULT_MS;
+        const stop = c.env.has("OTP_LABS_STOP_TIMEOUT") ? Number(c.env.get("OTP_LABS_STOP_TIMEOUT")) : STOP_DEFAULT_S;
         const grace = c.pod.terminationGracePeriodSeconds === undefined ? 30 : c.pod.terminationGracePeriodSeconds;
-        return grace >= drain / 1000 + LEAVE_MARGIN_S ? [] :
-            [`grace ${grace} s, drain ${drain / 1000} s: needs ${drain / 1000 + LEAVE_MARGIN_S} s at least`];
+        const need = drain / 1000 + stop + LEAVE_MARGIN_S;
+        return grace >= need ? [] :
+            [`grace ${grace} s, drain ${drain / 1000} s, stop ${stop} s: needs ${need} s at least`];
     }],
     ["cpu and memory requests and limits", (c) => {
         const r = c.container.resources || {};
