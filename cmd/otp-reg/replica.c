@@ -258,6 +258,13 @@ static bool
 s_store (reg_t *self, entry_t *entry)
 {
     entry_t *held = (entry_t *) zhashx_lookup (self->names, entry->name);
+    //  Two entries of one node are no conflict: that node's replica has
+    //  registered the name anew, so ours is stale (a DEL we never got).
+    if (held && streq (held->node, entry->node) && !streq (held->node, self->node)
+    &&  !streq (held->addr, entry->addr)) {
+        zhashx_update (self->names, entry->name, entry);
+        return true;
+    }
     if (held && (!streq (held->node, entry->node) || !streq (held->addr, entry->addr))) {
         if (s_wins (held, entry)) {
             self->stats.conflicts++;
