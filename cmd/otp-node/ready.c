@@ -36,6 +36,36 @@ ready_joined (node_t *node)
     return node->joined;
 }
 
+//  The first name of the comma-separated `list` for which `ok` is false,
+//  copied to `buf`; NULL if there is none.
+static const char *
+s_first_not (const char *list, bool (*ok) (void *arg, const char *name), void *arg,
+             char *buf, size_t size)
+{
+    char *copy = strdup (list? list: ""), *save = NULL;
+    const char *found = NULL;
+    for (char *name = copy? strtok_r (copy, ", \t", &save): NULL; name && !found;
+         name = strtok_r (NULL, ", \t", &save))
+        if (!ok (arg, name)) {
+            snprintf (buf, size, "%s", name);
+            found = buf;
+        }
+    free (copy);
+    return found;
+}
+
+static bool
+s_attached (void *node, const char *name)
+{
+    return zhashx_lookup (((node_t *) node)->attached, name) != NULL;
+}
+
+static bool
+s_valid (void *arg, const char *name)
+{
+    return otp_name_valid (name);
+}
+
 const char *
 ready_check (node_t *node, char *buf, size_t size)
 {
@@ -43,32 +73,15 @@ ready_check (node_t *node, char *buf, size_t size)
         return "draining";
     if (!ready_joined (node))
         return "joining";
-    const char *list = node->config->ready_needs;
-    if (!list || !*list)
+    char name [OTP_NAME_MAX + 1];
+    if (!s_first_not (node->config->ready_needs, s_attached, node, name, sizeof name))
         return NULL;
-    char *copy = strdup (list), *save = NULL;
-    const char *why = NULL;
-    for (char *name = strtok_r (copy, ", \t", &save); name && !why;
-         name = strtok_r (NULL, ", \t", &save))
-        if (!zhashx_lookup (node->attached, name)) {
-            snprintf (buf, size, "waiting for %s", name);
-            why = buf;
-        }
-    free (copy);
-    return why;
+    snprintf (buf, size, "waiting for %s", name);
+    return buf;
 }
 
 const char *
 ready_needs_invalid (const char *list, char *buf, size_t size)
 {
-    char *copy = strdup (list), *save = NULL;
-    const char *bad = NULL;
-    for (char *name = strtok_r (copy, ", \t", &save); name && !bad;
-         name = strtok_r (NULL, ", \t", &save))
-        if (!otp_name_valid (name)) {
-            snprintf (buf, size, "%s", name);
-            bad = buf;
-        }
-    free (copy);
-    return bad;
+    return s_first_not (list, s_valid, NULL, buf, size);
 }

@@ -1109,6 +1109,19 @@ cluster_rows (cluster_t *self, zlistx_t *rows)
     }
 }
 
+uint64_t
+cluster_count (cluster_t *self, uint64_t *children, uint64_t *running)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->state != ENTRY_DELETED && streq (entry->owner, self->me)) {
+            (*children)++;
+            if (entry->child && streq (child_status (entry->child), "running"))
+                (*running)++;
+        }
+    return self->stats.failovers;
+}
+
 void
 cluster_info (cluster_t *self, zmsg_t *reply)
 {

@@ -156,6 +156,9 @@ int tree_delete_child (tree_t *self, const char *id, char *error, size_t error_s
 bool tree_has (tree_t *self, const char *id);
 //  Adds a row (OTP_SUP_ROW frames) per worker and supervisor with id > after.
 void tree_rows (tree_t *self, zlistx_t *rows);
+//  Adds the workers of the tree and its subtrees to `children`, those
+//  running to `running` (for /metrics; what tree_rows lists, counted).
+void tree_count (tree_t *self, uint64_t *children, uint64_t *running);
 
 //  cluster.c: the distributed supervisor
 cluster_t *cluster_new (app_t *app);
@@ -171,6 +174,9 @@ void cluster_restart_child (cluster_t *self, const char *id, otp_message_t **cal
 void cluster_delete_child (cluster_t *self, const char *id, otp_message_t **call_p);
 bool cluster_has (cluster_t *self, const char *id);
 void cluster_rows (cluster_t *self, zlistx_t *rows);
+//  Adds the cluster children this member owns to `children`, those running
+//  here to `running`; returns the failovers so far (for /metrics).
+uint64_t cluster_count (cluster_t *self, uint64_t *children, uint64_t *running);
 //  Hands every child off (they run elsewhere) and stops; app_check_done.
 void cluster_drain (cluster_t *self);
 //  Stops every child here without handing off (escalation, lost node).

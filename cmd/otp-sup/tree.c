@@ -714,6 +714,20 @@ tree_delete_child (tree_t *self, const char *id, char *error, size_t error_size)
 }
 
 void
+tree_count (tree_t *self, uint64_t *children, uint64_t *running)
+{
+    for (member_t *member = (member_t *) zlistx_first (self->members); member;
+         member = (member_t *) zlistx_next (self->members))
+        if (member->child) {
+            (*children)++;
+            if (streq (child_status (member->child), "running"))
+                (*running)++;
+        }
+        else
+            tree_count (member->sub, children, running);
+}
+
+void
 tree_rows (tree_t *self, zlistx_t *rows)
 {
     const char *node = self->app->config->node? self->app->config->node: "";
