@@ -12,6 +12,10 @@ struct _otp_client_t {
     otp_monitor_t *monitor;
     zpoller_t *poller;
     bool handshaken;
+    //  Lost for good: the dealer would reconnect, but to whatever listens on
+    //  the port next - another incarnation of the node, which knows nothing
+    //  of what we attached. Kept, so that a later wait cannot hide it.
+    bool lost;
     int seq;                        //  request ids
     int refs;                       //  call references
     zlistx_t *mailbox;              //  zmsg_t: MSG and EVENT kept while waiting
@@ -111,6 +115,18 @@ otp_client_error (otp_client_t *self)
     return self->error;
 }
 
+//  Sets the error, unless the connection is lost: that stays the reason.
+static void
+s_error (otp_client_t *self, const char *format, ...)
+{
+    if (self->lost)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+}
+
 //  Reads one event of the connection; true if it is lost or refused.
 static bool
 s_monitor_event (otp_client_t *self)
@@ -123,17 +139,17 @@ s_monitor_event (otp_client_t *self)
     //  A node closes a connection whose CURVE handshake it cannot
     //  decrypt: that is what a wrong cookie looks like from here.
     if (self->handshaken)
-        snprintf (self->error, sizeof self->error, "lost the connection to %s", self->node);
+        s_error (self, "lost the connection to %s", self->node);
     else
-        snprintf (self->error, sizeof self->error,
-                  "%s refused the connection: wrong cookie?", self->node);
+        s_error (self, "%s refused the connection: wrong cookie?", self->node);
+    self->lost = true;
     return true;
 }
 
 static zmsg_t *
 s_recv (otp_client_t *self, int64_t deadline)
 {
-    while (true) {
+    while (!self->lost) {
         //  One look even when the time is up: a message already there is
         //  returned, not reported as a time-out.
         int64_t left = deadline - zclock_mono ();
@@ -143,15 +159,14 @@ s_recv (otp_client_t *self, int64_t deadline)
             return zmsg_recv (self->dealer);
         if (which != otp_monitor_socket (self->monitor)) {
             if (zpoller_terminated (self->poller) || zclock_mono () >= deadline) {
-                snprintf (self->error, sizeof self->error, "%s did not answer within %d ms",
-                          self->node, self->timeout_ms);
+                s_error (self, "%s did not answer within %d ms", self->node, self->timeout_ms);
                 return NULL;
             }
             continue;
         }
-        if (s_monitor_event (self))
-            return NULL;
+        s_monitor_event (self);
     }
+    return NULL;
 }
 
 const char *
@@ -169,6 +184,8 @@ otp_client_timeout (otp_client_t *self)
 int
 otp_client_request (otp_client_t *self, const char *command, const char *arg)
 {
+    if (self->lost)
+        return -1;
     zmsg_t *request = zmsg_new ();
     zmsg_addstr (request, "REQ");
     zmsg_addstrf (request, "%d", ++self->seq);
@@ -176,7 +193,7 @@ otp_client_request (otp_client_t *self, const char *command, const char *arg)
     if (arg)
         zmsg_addstr (request, arg);
     if (otp_send (&request, self->dealer)) {
-        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
+        s_error (self, "cannot send to %s", self->node);
         return -1;
     }
     return self->seq;
@@ -185,13 +202,15 @@ otp_client_request (otp_client_t *self, const char *command, const char *arg)
 int
 otp_client_spawn (otp_client_t *self, char *const argv [])
 {
+    if (self->lost)
+        return -1;
     zmsg_t *request = zmsg_new ();
     zmsg_addstr (request, "SPAWN");
     zmsg_addstrf (request, "%d", ++self->seq);
     for (int i = 0; argv [i]; i++)
         zmsg_addstr (request, argv [i]);
     if (otp_send (&request, self->dealer)) {
-        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
+        s_error (self, "cannot send to %s", self->node);
         return -1;
     }
     return self->seq;
@@ -257,6 +276,8 @@ static int
 s_send (otp_client_t *self, const char *name, const char *node, const void *data,
         size_t size, const char *kind, const char *ref)
 {
+    if (self->lost)
+        return -1;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "SEND");
     zmsg_addstr (msg, name);
@@ -267,7 +288,7 @@ s_send (otp_client_t *self, const char *name, const char *node, const void *data
         zmsg_addstr (msg, ref);
     }
     if (otp_send (&msg, self->dealer)) {
-        snprintf (self->error, sizeof self->error, "cannot send to %s", self->node);
+        s_error (self, "cannot send to %s", self->node);
         return -1;
     }
     return 0;
@@ -405,7 +426,7 @@ zmsg_t *
 otp_client_try (otp_client_t *self)
 {
     zmsg_t *kept = s_mailbox_pop (self);
-    if (kept)
+    if (kept || self->lost)
         return kept;
     if (zsock_events (self->dealer) & ZMQ_POLLIN)
         return zmsg_recv (self->dealer);
@@ -456,5 +477,5 @@ otp_client_monitor_socket (otp_client_t *self)
 bool
 otp_client_lost (otp_client_t *self)
 {
-    return strstr (self->error, "lost the connection") || strstr (self->error, "refused the connection");
+    return self->lost;
 }

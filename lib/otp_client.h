@@ -62,7 +62,8 @@ zmsg_t *otp_client_try (otp_client_t *self);
 //  in the mailbox, which no socket shows: drain after every such call too.
 zsock_t *otp_client_socket (otp_client_t *self);
 zsock_t *otp_client_monitor_socket (otp_client_t *self);
-//  True once a wait has ended because the connection was lost or refused.
+//  True once the connection was lost or refused. For good: every later
+//  call fails at once, and otp_client_error keeps saying why.
 bool otp_client_lost (otp_client_t *self);
 //  One request and its reply. Returns the reply's frames after the status
 //  (REP id status ...), with the status in `ok`; NULL if none came.

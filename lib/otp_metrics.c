@@ -113,6 +113,8 @@ otp_metrics_set (otp_metrics_t *self, otp_metric_id_t id, uint64_t value)
 int
 otp_metrics_push (otp_metrics_t *self, otp_client_t *client)
 {
+    if (otp_client_lost (client))
+        return -1;          //  a send would wait out the send time-out
     int64_t now = zclock_mono ();
     bool changed = memcmp (&self->now, &self->sent, sizeof self->now) != 0;
     if (self->sent_at && !(changed && now - self->sent_at >= OTP_METRICS_MIN_MS)
