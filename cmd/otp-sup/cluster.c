@@ -61,6 +61,11 @@ typedef struct {
     char name [OTP_NODE_MAX + 1];
     bool up;                        //  the node is up
     bool member;                    //  its otp-sup said HELLO or TABLE
+    //  Its whole TABLE is applied here since its node came up. Only then
+    //  does it count towards a quorum: a member back from the minority side
+    //  of a partition holds stale versions that name it owner, and the
+    //  majority's newer ones must reach it before it may start anything.
+    bool synced;
     bool gone;                      //  its otp-sup did not answer (noproc)
     bool leaving;                   //  it is draining
 } peer_t;
@@ -165,7 +170,7 @@ s_members_seen (cluster_t *self)
     int count = 1;
     for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
          peer = (peer_t *) zhashx_next (self->peers))
-        if (s_peer_live (peer))
+        if (s_peer_live (peer) && peer->synced)
             count++;
     return count;
 }
@@ -279,8 +284,6 @@ static void
 s_send_table (cluster_t *self, const char *node, const char *op)
 {
     zmsg_t *ops = zmsg_new ();
-    zmsg_addstr (ops, op);
-    zmsg_addstr (ops, self->app->config->strategy);
     int count = 0;
     for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
          entry = (entry_t *) zhashx_next (self->entries)) {
@@ -293,8 +296,11 @@ s_send_table (cluster_t *self, const char *node, const char *op)
             ops = zmsg_new ();
         }
     }
-    if (zmsg_size (ops))
-        s_send (self, node, ops);
+    //  Last: the receiver counts us as in step once it has every entry
+    //  (the batches arrive in order, over one connection).
+    zmsg_addstr (ops, op);
+    zmsg_addstr (ops, self->app->config->strategy);
+    s_send (self, node, ops);
     zmsg_destroy (&ops);
 }
 
@@ -610,6 +616,8 @@ cluster_on_batch (cluster_t *self, const char *from, zframe_t *payload)
                 changed = true;
                 if (index == SUP_OP_HELLO)
                     s_send_table (self, from, "TABLE");
+                else
+                    s_peer (self, from)->synced = true;
             }
         }
         else
@@ -748,6 +756,7 @@ cluster_on_nodeup (cluster_t *self, const char *node)
     peer->up = true;
     peer->gone = false;
     peer->member = false;
+    peer->synced = false;
     peer->leaving = false;
     s_hello (self, node);
 }
@@ -761,6 +770,7 @@ cluster_on_nodedown (cluster_t *self, const char *node)
     bool was = s_peer_live (peer);
     peer->up = false;
     peer->member = false;
+    peer->synced = false;
     if (was)
         otp_info ("member %s is down", node);
     s_check_orphans (self);
@@ -781,6 +791,7 @@ cluster_on_beat_reply (cluster_t *self, otp_message_t *message)
     if (streq (message->kind, "noproc")) {
         if (!peer->gone) {
             peer->gone = true;
+            peer->synced = false;
             otp_info ("member %s: no otp-sup answers there", node);
             s_check_orphans (self);
         }
@@ -819,7 +830,9 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
              peer = (peer_t *) zhashx_next (self->peers)) {
             if (!peer->up || peer->gone)
                 continue;
-            if (!peer->member)
+            //  A HELLO until its TABLE has come (ours, or its answer, may
+            //  have been lost).
+            if (!peer->member || !peer->synced)
                 s_hello (self, peer->name);
             else
                 s_call_op (self, peer->name, "BEAT", NULL, "beat");
