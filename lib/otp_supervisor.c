@@ -23,6 +23,8 @@ const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1] = {
     [SUP_OP_RUN]     = { "RUN",     5, 5, -1 },
     [SUP_OP_LEAVING] = { "LEAVING", 0, 0, -1 },
     [SUP_OP_BEAT]    = { "BEAT",    0, 0, -1 },
+    //  One node name per member: a large cluster's list is long.
+    [SUP_OP_SEES]    = { "SEES",    1, 1, 0 },
     [SUP_OP_COUNT]   = { NULL, 0, 0, -1 }
 };
 

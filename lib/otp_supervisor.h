@@ -55,6 +55,7 @@ enum {
     SUP_OP_RUN,         //  id, epoch, pid, restarts, status: how it runs at its owner
     SUP_OP_LEAVING,     //  (none): I am draining; place nothing on me
     SUP_OP_BEAT,        //  (none): I am alive
+    SUP_OP_SEES,        //  nodes: the members I reach now, space-separated
     SUP_OP_COUNT
 };
 extern const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1];

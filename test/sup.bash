@@ -46,11 +46,20 @@ all_run_once () {
     local i
     for i in $(seq 1 "$1"); do runs_once "c$i" || return 1; done
 }
-# Whether an id ever had two processes at once, from the life log.
+# Whether an id ever had two processes at once, from the life log. If one
+# did: its life and what the daemons' logs in the test's directory say of it.
 never_twice () {
-    awk '$1 == "start" { if (live[$2] > 0) { print "twice: " $0; bad = 1 } live[$2]++ }
-         $1 == "stop" { live[$2]-- }
-         END { exit bad }' "$EVENTS"
+    local twice id
+    twice=$(awk '$1 == "start" { if (live[$2] > 0) print $2; live[$2]++ }
+                 $1 == "stop" { live[$2]-- }' "$EVENTS" | sort -u)
+    [ -z "$twice" ] && return 0
+    for id in $twice; do
+        echo "# twice: $id"
+        awk -v id="$id" '$2 == id { print "# life: " $0 }' "$EVENTS"
+        grep -H -w -e "$id" "$BATS_TEST_TMPDIR"/*.log 2>/dev/null | tail -n 40 |
+            sed "s|^$BATS_TEST_TMPDIR/|# |"
+    done >&3
+    return 1
 }
 gone () { ! alive "$1"; }
 

@@ -47,6 +47,7 @@ typedef struct {
     otp_client_t *client;
     char node [OTP_NODE_MAX + 1];
     zhashx_t *names;                //  name -> entry_t
+    zhashx_t *runners_up;           //  name -> zlistx of entry_t (see replica.c)
     zhashx_t *groups;               //  group -> zhashx (member "ADDR@NODE" -> "")
     zhashx_t *local;                //  our process's address -> set of "n"NAME / "g"GROUP
     zhashx_t *claims;               //  name -> claim_t

@@ -91,6 +91,8 @@ reg_new (const reg_config_t *config, otp_client_t *client)
     snprintf (self->node, sizeof self->node, "%s", config->node);
     self->names = zhashx_new ();
     zhashx_set_destructor (self->names, (zhashx_destructor_fn *) s_entry_destroy);
+    self->runners_up = zhashx_new ();
+    zhashx_set_destructor (self->runners_up, (zhashx_destructor_fn *) zlistx_destroy);
     self->groups = zhashx_new ();
     zhashx_set_destructor (self->groups, (zhashx_destructor_fn *) zhashx_destroy);
     self->local = zhashx_new ();
@@ -112,6 +114,7 @@ reg_destroy (reg_t **self_p)
         zhashx_destroy (&self->claims);
         zhashx_destroy (&self->local);
         zhashx_destroy (&self->groups);
+        zhashx_destroy (&self->runners_up);
         zhashx_destroy (&self->names);
         free (self);
         *self_p = NULL;
@@ -253,10 +256,74 @@ s_index (reg_t *self, const char *addr, char tag, const char *key, bool add)
 
 //  Names --------------------------------------------------------------------
 
+//  Runners-up. An entry of another node that loses here to the entry held
+//  for its name is kept aside, not dropped: the winner may yet be deleted,
+//  and its DEL can come after the loser's ADD, which is never sent again
+//  (after a heal: the loser's node saw the winner's DEL first and
+//  registered the name anew). Then the best runner-up holds the name. So
+//  every replica holds, per name, the latest entry of each node that has
+//  one, and shows the same winner. Never one of our own node's: ours that
+//  lose are deleted everywhere, and their process is told.
+
+//  Drops `node`'s runner-up for `name` (only the one of `addr`, if given).
+static void
+s_runner_up_drop (reg_t *self, const char *name, const char *node, const char *addr)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->runners_up, name);
+    if (!list)
+        return;
+    for (entry_t *entry = (entry_t *) zlistx_first (list); entry;
+         entry = (entry_t *) zlistx_next (list))
+        if (streq (entry->node, node) && (!addr || streq (entry->addr, addr))) {
+            zlistx_delete (list, zlistx_cursor (list));
+            break;      //  one per node
+        }
+    if (zlistx_size (list) == 0)
+        zhashx_delete (self->runners_up, name);
+}
+
+//  Keeps `entry` (another node's, which lost here) as a runner-up.
+static void
+s_runner_up_add (reg_t *self, entry_t *entry)
+{
+    s_runner_up_drop (self, entry->name, entry->node, NULL);
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->runners_up, entry->name);
+    if (!list) {
+        list = zlistx_new ();
+        zlistx_set_destructor (list, (zlistx_destructor_fn *) s_entry_destroy);
+        zhashx_insert (self->runners_up, entry->name, list);
+    }
+    zlistx_add_end (list, entry);
+}
+
+//  The entry held for `name` has gone: the best runner-up takes its place.
+static void
+s_promote (reg_t *self, const char *name)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->runners_up, name);
+    if (!list || zhashx_lookup (self->names, name))
+        return;
+    entry_t *best = NULL;
+    void *best_handle = NULL;
+    for (entry_t *entry = (entry_t *) zlistx_first (list); entry;
+         entry = (entry_t *) zlistx_next (list))
+        if (!best || s_wins (entry, best)) {
+            best = entry;
+            best_handle = zlistx_cursor (list);
+        }
+    zlistx_detach (list, best_handle);
+    otp_debug ("%s: held by %s@%s now (its winner went)", best->name, best->addr, best->node);
+    zhashx_insert (self->names, best->name, best);
+    if (zlistx_size (list) == 0)
+        zhashx_delete (self->runners_up, name);
+}
+
 //  Stores `entry` unless a winner holds its name. Returns true if stored.
 static bool
 s_store (reg_t *self, entry_t *entry)
 {
+    //  A node's new entry supersedes its runner-up, whether it wins or not.
+    s_runner_up_drop (self, entry->name, entry->node, NULL);
     entry_t *held = (entry_t *) zhashx_lookup (self->names, entry->name);
     //  Two entries of one node are no conflict: that node's replica has
     //  registered the name anew, so ours is stale (a DEL we never got).
@@ -268,11 +335,17 @@ s_store (reg_t *self, entry_t *entry)
     if (held && (!streq (held->node, entry->node) || !streq (held->addr, entry->addr))) {
         if (s_wins (held, entry)) {
             self->stats.conflicts++;
-            s_entry_destroy (&entry);
+            if (streq (entry->node, self->node))
+                s_entry_destroy (&entry);
+            else
+                s_runner_up_add (self, entry);
             return false;
         }
         self->stats.conflicts++;
-        if (streq (held->node, self->node)) {
+        if (!streq (held->node, self->node))
+            s_runner_up_add (self, s_entry_new (held->name, held->node, held->addr,
+                                                held->meta, held->stamp));
+        else {
             //  Ours lost: delete it everywhere and tell its process.
             char text [OTP_REG_NAME_MAX + OTP_NAME_MAX + OTP_NODE_MAX + 16];
             snprintf (text, sizeof text, "lost %s to %s@%s", held->name, entry->addr, entry->node);
@@ -383,6 +456,7 @@ reg_delete (reg_t *self, const char *name)
     s_broadcast (self, "DEL", entry->name, entry->addr, NULL, NULL);
     s_index (self, entry->addr, 'n', entry->name, false);
     zhashx_delete (self->names, name);
+    s_promote (self, name);
 }
 
 //  Groups -------------------------------------------------------------------
@@ -457,6 +531,15 @@ s_purge (reg_t *self, const char *node)
             zlistx_add_end (doomed, entry->name);
     for (char *name = (char *) zlistx_first (doomed); name; name = (char *) zlistx_next (doomed))
         zhashx_delete (self->names, name);
+    //  Its runners-up go; a name it held goes to the best one left.
+    zlistx_t *names = s_strings ();
+    for (void *list = zhashx_first (self->runners_up); list; list = zhashx_next (self->runners_up))
+        zlistx_add_end (names, (void *) zhashx_cursor (self->runners_up));
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+        s_runner_up_drop (self, name, node, NULL);
+    zlistx_destroy (&names);
+    for (char *name = (char *) zlistx_first (doomed); name; name = (char *) zlistx_next (doomed))
+        s_promote (self, name);
     zlistx_purge (doomed);
     zlistx_t *empty = s_strings ();
     for (zhashx_t *members = (zhashx_t *) zhashx_first (self->groups); members;
@@ -672,8 +755,12 @@ s_apply (reg_t *self, rpeer_t *peer, int op, zmsg_t *msg)
             break;
         case REG_OP_DEL: {
             entry_t *held = (entry_t *) zhashx_lookup (self->names, a);
-            if (held && streq (held->node, peer->node) && streq (held->addr, b))
+            if (held && streq (held->node, peer->node) && streq (held->addr, b)) {
                 zhashx_delete (self->names, a);
+                s_promote (self, a);
+            }
+            else
+                s_runner_up_drop (self, a, peer->node, b);
             break;
         }
         case REG_OP_JOIN:

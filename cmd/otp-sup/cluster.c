@@ -66,6 +66,10 @@ typedef struct {
     //  of a partition holds stale versions that name it owner, and the
     //  majority's newer ones must reach it before it may start anything.
     bool synced;
+    //  The nodes it said it reaches (SEES), space-separated; NULL until it
+    //  has said so since it came up. One that another member still reaches
+    //  is not gone, only cut off from us (a link not back yet after a heal).
+    char *sees;
     bool gone;                      //  its otp-sup did not answer (noproc)
     bool leaving;                   //  it is draining
 } peer_t;
@@ -131,6 +135,25 @@ s_peer (cluster_t *self, const char *node)
     return peer;
 }
 
+static void
+s_peer_destroy (peer_t **self_p)
+{
+    peer_t *self = *self_p;
+    if (self) {
+        free (self->sees);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Forget what it said it sees: it came up or went down since.
+static void
+s_peer_unseen (peer_t *peer)
+{
+    peer->synced = false;
+    zstr_free (&peer->sees);
+}
+
 static bool
 s_peer_live (peer_t *peer)
 {
@@ -181,6 +204,62 @@ s_quorum (cluster_t *self)
     if (self->strategy != STRATEGY_QUORUM)
         return true;
     return s_members_seen (self) >= self->app->config->members / 2 + 1;
+}
+
+//  The nodes we reach, ourselves included, space-separated; freshly
+//  allocated. (A walk of the peers of its own: never call it from inside
+//  one, whose cursor it would move.)
+static char *
+s_sees (cluster_t *self)
+{
+    size_t size = strlen (self->me) + 1;
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->up && !peer->gone)
+            size += strlen (peer->name) + 1;
+    char *list = (char *) zmalloc (size);
+    strcpy (list, self->me);
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->up && !peer->gone) {
+            strcat (list, " ");
+            strcat (list, peer->name);
+        }
+    return list;
+}
+
+static void
+s_add_sees (zmsg_t *ops, const char *sees)
+{
+    zmsg_addstr (ops, "SEES");
+    zmsg_addstr (ops, sees);
+}
+
+//  Whether a live member other than `owner` said it reaches `owner`.
+static bool
+s_vouched (cluster_t *self, const char *owner)
+{
+    size_t len = strlen (owner);
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers)) {
+        if (!s_peer_live (peer) || !peer->synced || !peer->sees || streq (peer->name, owner))
+            continue;
+        for (const char *at = strstr (peer->sees, owner); at; at = strstr (at + 1, owner))
+            if ((at == peer->sees || at [-1] == ' ') && (at [len] == ' ' || at [len] == 0))
+                return true;
+    }
+    return false;
+}
+
+//  Whether every live member has said what it reaches.
+static bool
+s_views_known (cluster_t *self)
+{
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (s_peer_live (peer) && peer->synced && !peer->sees)
+            return false;
+    return true;
 }
 
 //  FNV-1a of the id and the node: rendezvous hashing.
@@ -256,6 +335,22 @@ s_send (cluster_t *self, const char *node, zmsg_t *ops)
     zframe_destroy (&payload);
 }
 
+//  What we reach, to every member in step with us: at once when it
+//  changes, so that a failover waits for no beat.
+static void
+s_tell_sees (cluster_t *self)
+{
+    zmsg_t *ops = zmsg_new ();
+    char *sees = s_sees (self);
+    s_add_sees (ops, sees);
+    free (sees);
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (s_peer_live (peer) && peer->synced)
+            s_send (self, peer->name, ops);
+    zmsg_destroy (&ops);
+}
+
 static void
 s_broadcast (cluster_t *self, zmsg_t **ops_p)
 {
@@ -300,6 +395,9 @@ s_send_table (cluster_t *self, const char *node, const char *op)
     //  (the batches arrive in order, over one connection).
     zmsg_addstr (ops, op);
     zmsg_addstr (ops, self->app->config->strategy);
+    char *sees = s_sees (self);
+    s_add_sees (ops, sees);
+    free (sees);
     s_send (self, node, ops);
     zmsg_destroy (&ops);
 }
@@ -578,6 +676,7 @@ s_apply_run (cluster_t *self, zmsg_t *op)
 }
 
 static void s_rebalance (cluster_t *self);
+static void s_tell_sees (cluster_t *self);
 
 static void
 s_member_seen (cluster_t *self, const char *node, const char *strategy)
@@ -627,6 +726,18 @@ cluster_on_batch (cluster_t *self, const char *from, zframe_t *payload)
         if (index == SUP_OP_RUN)
             s_apply_run (self, op);
         else
+        if (index == SUP_OP_SEES) {
+            peer_t *peer = s_peer (self, from);
+            char *sees = zframe_strdup (otp_msg_arg (op, 0));
+            if (!peer->sees || !streq (peer->sees, sees)) {
+                free (peer->sees);
+                peer->sees = sees;
+                changed = true;
+            }
+            else
+                free (sees);
+        }
+        else
         if (index == SUP_OP_LEAVING) {
             s_peer (self, from)->leaving = true;
             otp_info ("member %s is draining", from);
@@ -666,12 +777,21 @@ s_check_orphans (cluster_t *self)
     if (!quorum)
         return;
     int64_t now = zclock_mono ();
+    bool views_known = s_views_known (self);
     zlistx_t *nodes = s_placement (self, NULL);
     zlistx_t *entries = s_entries (self);
     for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
          entry = (entry_t *) zlistx_next (entries)) {
         if (entry->state == ENTRY_DELETED || s_owner_alive (self, entry->owner)) {
             entry->orphaned_at = 0;     //  back within the delay: a later loss waits afresh
+            continue;
+        }
+        //  Out of our reach is not gone while another member reaches it
+        //  (after a heal, our link to it may come back last); and until
+        //  every member has said what it reaches, we cannot tell. The
+        //  delay counts from when none does.
+        if (!views_known || s_vouched (self, entry->owner)) {
+            entry->orphaned_at = 0;
             continue;
         }
         if (self->strategy == STRATEGY_QUORUM && self->app->config->failover_delay_ms > 0) {
@@ -743,6 +863,20 @@ s_call_op (cluster_t *self, const char *node, const char *op, const char *arg, c
     zframe_destroy (&payload);
 }
 
+//  BEAT, and what we reach (SEES), as one call.
+static void
+s_beat (cluster_t *self, const char *node, const char *sees)
+{
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, "BEAT");
+    s_add_sees (ops, sees);
+    zframe_t *payload = zmsg_encode (ops);
+    zmsg_destroy (&ops);
+    otp_client_send_request (self->app->client, OTP_SUP_PROCESS, node, zframe_data (payload),
+                             zframe_size (payload), "beat");
+    zframe_destroy (&payload);
+}
+
 static void
 s_hello (cluster_t *self, const char *node)
 {
@@ -756,9 +890,10 @@ cluster_on_nodeup (cluster_t *self, const char *node)
     peer->up = true;
     peer->gone = false;
     peer->member = false;
-    peer->synced = false;
+    s_peer_unseen (peer);
     peer->leaving = false;
     s_hello (self, node);
+    s_tell_sees (self);
 }
 
 void
@@ -770,7 +905,8 @@ cluster_on_nodedown (cluster_t *self, const char *node)
     bool was = s_peer_live (peer);
     peer->up = false;
     peer->member = false;
-    peer->synced = false;
+    s_peer_unseen (peer);
+    s_tell_sees (self);
     if (was)
         otp_info ("member %s is down", node);
     s_check_orphans (self);
@@ -791,7 +927,8 @@ cluster_on_beat_reply (cluster_t *self, otp_message_t *message)
     if (streq (message->kind, "noproc")) {
         if (!peer->gone) {
             peer->gone = true;
-            peer->synced = false;
+            s_peer_unseen (peer);
+            s_tell_sees (self);
             otp_info ("member %s: no otp-sup answers there", node);
             s_check_orphans (self);
         }
@@ -826,6 +963,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     }
     if (now >= self->next_beat) {
         self->next_beat = now + CLUSTER_BEAT_MS;
+        char *sees = s_sees (self);
         for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
              peer = (peer_t *) zhashx_next (self->peers)) {
             if (!peer->up || peer->gone)
@@ -835,8 +973,9 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             if (!peer->member || !peer->synced)
                 s_hello (self, peer->name);
             else
-                s_call_op (self, peer->name, "BEAT", NULL, "beat");
+                s_beat (self, peer->name, sees);
         }
+        free (sees);
     }
     return 0;
 }
@@ -856,7 +995,7 @@ cluster_new (app_t *app)
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) s_entry_destroy);
     self->peers = zhashx_new ();
-    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_peer_destroy);
     self->restarts = intensity_new (app->config->intensity, app->config->period_ms);
     self->timer = zloop_timer (app->loop, CLUSTER_TICK_MS, 0, s_on_tick, self);
     return self;
