@@ -13,6 +13,8 @@
 #include "otp_proto.h"
 #include "otp_signal.h"
 #include "otp_monitor.h"
+#include "otp_limits.h"
+#include "otp_detector.h"
 #include "otp_spawn.h"
 #include "otp_request.h"
 #include "otp_client.h"

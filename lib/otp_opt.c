@@ -73,15 +73,6 @@ otp_daemonize (void)
     otp_log_use_syslog ();
 }
 
-void
-otp_raise_nofile (void)
-{
-    struct rlimit limit;
-    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit (RLIMIT_NOFILE, &limit);
-    }
-}
 
 int
 otp_write_file (const char *path, const char *value)

@@ -23,9 +23,6 @@ bool otp_port_free (const char *address, int port);
 //  Detaches into the background (fork, setsid, stdio to /dev/null) and
 //  logs to syslog from then on. Call before the first CZMQ call.
 void otp_daemonize (void);
-//  Raises the soft limit on open files to the hard limit: a port mapper or
-//  a node holds one connection per node it serves or peers with.
-void otp_raise_nofile (void);
 //  Writes `value` and a newline to `path` atomically (a temp file renamed).
 int otp_write_file (const char *path, const char *value);
 

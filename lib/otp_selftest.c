@@ -18,6 +18,8 @@ main (void)
         { "otp_childspec", otp_childspec_test },
         { "otp_supervisor", otp_supervisor_test },
         { "otp_metrics", otp_metrics_test },
+        { "otp_limits", otp_limits_test },
+        { "otp_detector", otp_detector_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

@@ -74,6 +74,6 @@ main (int argc, char *argv [])
     }
     if (!foreground)
         otp_daemonize ();
-    otp_raise_nofile ();
+    otp_limits_raise ();
     return epmd_run (&config, sigfd);
 }

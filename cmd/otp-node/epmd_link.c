@@ -63,8 +63,14 @@ epmd_ensure (const node_config_t *config)
     //  port mapper runs here (else our ephemeral port might be its port).
     if (s_epmd_answers (config->epmd_port, 300))
         return;
-    if (!config->start_epmd)
+    //  One that runs but is slow to answer (a busy host: a hundred nodes
+    //  starting at once) is given a few seconds more.
+    if (!config->start_epmd) {
+        for (int attempt = 0; attempt < 8; attempt++)
+            if (s_epmd_answers (config->epmd_port, 600))
+                return;
         otp_fatal ("no otp-epmd answers on port %d (and --no-epmd was given)", config->epmd_port);
+    }
     s_start_epmd (config);
     for (int attempt = 0; attempt < 25; attempt++)
         if (s_epmd_answers (config->epmd_port, 200))

@@ -47,9 +47,11 @@ s_usage (FILE *out)
 "                           (OTP_CLUSTER_DOMAIN, default cluster.local)\n"
 "      --poll MS            how often the strategy looks for nodes (OTP_CLUSTER_POLL_MS,\n"
 "                           default 1000)\n"
-"      --heartbeat MS       heartbeat interval (OTP_HEARTBEAT_MS, default 200)\n"
+"      --heartbeat MS       heartbeat interval (OTP_HEARTBEAT_MS, default 200; by\n"
+"                           default it grows with the peers, at most 50 beats/s)\n"
 "      --timeout MS         a silent peer is down after MS (OTP_HEARTBEAT_TIMEOUT_MS,\n"
-"                           default 800)\n"
+"                           default 800, stretched for slow nodes and large clusters;\n"
+"                           either given: both are upper bounds, never stretched)\n"
 "      --drain-timeout MS   on SIGTERM or stop, wait up to MS for the processes\n"
 "                           holding the node to go (OTP_DRAIN_TIMEOUT_MS, default\n"
 "                           30000; 0: do not wait)\n"
@@ -95,6 +97,8 @@ main (int argc, char *argv [])
         .poll_ms = (int) otp_opt_int ("OTP_CLUSTER_POLL_MS", otp_env ("OTP_CLUSTER_POLL_MS", "1000"), 10, 3600000),
         .heartbeat_ms = (int) otp_opt_int ("OTP_HEARTBEAT_MS", otp_env ("OTP_HEARTBEAT_MS", "200"), 10, 600000),
         .timeout_ms = (int) otp_opt_int ("OTP_HEARTBEAT_TIMEOUT_MS", otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", "800"), 20, 3600000),
+        //  Set by the operator, they are upper bounds (otp_detector.h).
+        .detector_fixed = otp_env ("OTP_HEARTBEAT_MS", NULL) || otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", NULL),
         .drain_timeout_ms = (int) otp_opt_int ("OTP_DRAIN_TIMEOUT_MS", otp_env ("OTP_DRAIN_TIMEOUT_MS", "30000"), 0, 3600000),
         .http_port = (int) otp_opt_int ("OTP_HTTP_PORT", otp_env ("OTP_HTTP_PORT", "0"), 0, 65535),
         .http_bind = otp_env ("OTP_HTTP_BIND", "*"),
@@ -168,8 +172,14 @@ main (int argc, char *argv [])
             case OPT_DNS_BASENAME: config.dns_basename = optarg; break;
             case OPT_CLUSTER_DOMAIN: cluster_domain = optarg; break;
             case OPT_POLL: config.poll_ms = (int) otp_opt_int ("--poll", optarg, 10, 3600000); break;
-            case OPT_HEARTBEAT: config.heartbeat_ms = (int) otp_opt_int ("--heartbeat", optarg, 10, 600000); break;
-            case OPT_TIMEOUT: config.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 20, 3600000); break;
+            case OPT_HEARTBEAT:
+                config.heartbeat_ms = (int) otp_opt_int ("--heartbeat", optarg, 10, 600000);
+                config.detector_fixed = true;
+                break;
+            case OPT_TIMEOUT:
+                config.timeout_ms = (int) otp_opt_int ("--timeout", optarg, 20, 3600000);
+                config.detector_fixed = true;
+                break;
             case OPT_DRAIN_TIMEOUT:
                 config.drain_timeout_ms = (int) otp_opt_int ("--drain-timeout", optarg, 0, 3600000);
                 break;
@@ -267,6 +277,6 @@ main (int argc, char *argv [])
     }
     if (!foreground)
         otp_daemonize ();
-    otp_raise_nofile ();
+    otp_limits_raise ();
     return node_run (&config, sigfd);
 }

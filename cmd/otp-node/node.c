@@ -84,12 +84,53 @@ node_event (node_t *self, const char *event, const char *peer, const char *reaso
     client_reap (self);
 }
 
-static int
-s_on_router (zloop_t *loop, zsock_t *router, void *arg)
+static void
+s_router_event (node_t *self)
 {
-    node_t *self = (node_t *) arg;
+    int value;
+    int event = otp_monitor_read (self->router_monitor, &value);
+    if (event == ZMQ_EVENT_DISCONNECTED) {
+        peer_disconnected (self, value);
+        client_disconnected (self, value);
+    }
+    else
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+               | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+        self->stats.handshake_failures++;
+        //  A node with the wrong cookie retries all the time: say it once
+        //  in a while; `otp-ctl info` has the exact count.
+        if (otp_log_ratelimit (&self->handshake_warned, 10000))
+            otp_warn ("refused a connection: its handshake failed (another cookie, or not "
+                      "otp-labs); %" PRIu64 " so far", self->stats.handshake_failures);
+    }
+}
+
+//  The ROUTER's monitor events that are waiting, all of them. A connection
+//  that closed is reported before its descriptor can be reused: handled
+//  before the next message (which may come on a new connection with the
+//  same descriptor), the close is never taken for the newcomer's.
+static void
+s_router_events (node_t *self)
+{
+    zsock_t *monitor = otp_monitor_socket (self->router_monitor);
+    while (zsock_events (monitor) & ZMQ_POLLIN)
+        s_router_event (self);
+}
+
+static int
+s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    s_router_events ((node_t *) arg);
+    return 0;
+}
+
+//  One message from the ROUTER; returns -1 once the node stops.
+static int
+s_read_router (node_t *self)
+{
+    s_router_events (self);
     int fd;
-    zmsg_t *msg = otp_recv_fd (router, &fd, NULL);
+    zmsg_t *msg = otp_recv_fd (self->router, &fd, NULL);
     if (!msg)
         return 0;
     self->stats.msgs_in++;
@@ -111,7 +152,7 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         if (size > 0 && size < sizeof from && zframe_data (routing_id) [0]) {
             memcpy (from, zframe_data (routing_id), size);
             from [size] = 0;
-            peer_on_message (self, from, cmd, msg);
+            peer_on_message (self, from, fd, cmd, msg);
         }
         else
             self->stats.bad_messages++;
@@ -122,23 +163,31 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
     return self->stopping? -1: 0;
 }
 
+//  Whether a message waits on the ROUTER (read without blocking).
+static bool
+s_router_ready (node_t *self)
+{
+    return (zsock_events (self->router) & ZMQ_POLLIN) != 0;
+}
+
+void
+node_read_pending (node_t *self, int max)
+{
+    while (max-- > 0 && !self->stopping && s_router_ready (self))
+        s_read_router (self);
+}
+
+//  A burst is read in one go, up to a bound: each return to zloop costs a
+//  poll of every socket, which a busy mesh would otherwise pay per message.
 static int
-s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     node_t *self = (node_t *) arg;
-    int value;
-    int event = otp_monitor_read (self->router_monitor, &value);
-    if (event == ZMQ_EVENT_DISCONNECTED)
-        client_disconnected (self, value);
-    else
-    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-               | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
-        self->stats.handshake_failures++;
-        //  A node with the wrong cookie retries all the time: say it once
-        //  in a while; `otp-ctl info` has the exact count.
-        if (otp_log_ratelimit (&self->handshake_warned, 10000))
-            otp_warn ("refused a connection: its handshake failed (another cookie, or not "
-                      "otp-labs); %" PRIu64 " so far", self->stats.handshake_failures);
+    for (int i = 0; i < 64; i++) {
+        if (s_read_router (self))
+            return -1;
+        if (!s_router_ready (self))
+            break;
     }
     return 0;
 }
@@ -249,6 +298,8 @@ node_run (const node_config_t *config, int sigfd)
     zmq_pollitem_t sigitem = { NULL, sigfd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &sigitem, s_on_signal, self);
     int tick = config->heartbeat_ms / 2 > 10? config->heartbeat_ms / 2: 10;
+    otp_detector_init (&self->detector, config->heartbeat_ms, config->timeout_ms,
+                       config->detector_fixed, tick);
     zloop_timer (self->loop, (size_t) tick, 0, s_on_tick, self);
     zloop_timer (self->loop, (size_t) config->poll_ms, 0, s_on_poll, self);
     if (config->http_port && !(self->http = http_new (self, error, sizeof error)))

@@ -26,6 +26,7 @@ typedef struct {
     int poll_ms;                    //  how often the strategy looks for peers
     int heartbeat_ms;               //  idle peers are sent a heartbeat this often
     int timeout_ms;                 //  silence after which a peer is down
+    bool detector_fixed;            //  heartbeat or time-out set: upper bounds (otp_detector)
     int connect_timeout_ms;         //  a peer not up after this is given up
     int drain_timeout_ms;           //  longest wait for holders at shutdown; 0: none
     int http_port;                  //  probes and metrics; 0: no HTTP
@@ -62,6 +63,13 @@ struct _node_t {
     zlistx_t *subscribers;          //  client_t of event watchers (not owned)
     zlistx_t *gone;                 //  client_t found gone, to remove (client_reap)
     zlistx_t *graveyard;            //  peers dropped this round (see peer.c)
+    zlistx_t *monitor_graveyard;    //  dial monitors retired this round
+    zhashx_t *redial;               //  node name -> redial_t: when it may be dialled again
+    otp_detector_t detector;
+    double dial_tokens;             //  dials we may start now (a bucket, see peer.c)
+    int64_t dial_tokens_at;
+    int64_t fd_warned;              //  last time "out of descriptors" was logged
+    int64_t stall_warned;           //  last time a stall of ours was logged
     int64_t handshake_warned;       //  last time a refused handshake was logged
     epmd_link_t *epmd;
     resolver_t *resolver;
@@ -82,6 +90,7 @@ struct _node_t {
         uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
         uint64_t delivered, dropped, handshake_failures, bad_messages;
         uint64_t nodeups, nodedowns;
+        uint64_t heartbeats_out, heartbeats_in, dials, dials_deferred, dials_refused;
         uint64_t gossip_sent, gossip_received, gossip_rejected_auth, gossip_rejected_replay,
                  gossip_rejected_bad;
     } stats;
@@ -89,6 +98,9 @@ struct _node_t {
 
 //  node.c
 int node_run (const node_config_t *config, int sigfd);
+//  Reads up to `max` messages already waiting on the ROUTER, as the loop
+//  would: the failure detector looks at them before it judges silence.
+void node_read_pending (node_t *self, int max);
 void node_stop (node_t *self, int status);
 //  SIGTERM, SIGINT or `stop` (`why` for the log): stops, or drains first if
 //  processes hold the node. Returns true if the node is stopping now.
@@ -104,8 +116,12 @@ void peer_table_new (node_t *node);
 void peer_table_destroy (node_t *node);
 //  Dials `name` at host:port unless it is us, already known, or left.
 void peer_connect (node_t *node, const char *name, const char *host, int port);
-//  A message on the ROUTER from a peer's routing id (already checked).
-void peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg);
+//  A message on the ROUTER from a peer's routing id (already checked), on
+//  the connection with descriptor `fd` (-1: unknown).
+void peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg);
+//  The connection on descriptor `fd` to our ROUTER closed: if it was a
+//  peer's, that peer is down (a killed node: the kernel closed it).
+void peer_disconnected (node_t *node, int fd);
 //  Heartbeats and time-outs, called from a timer.
 void peer_tick (node_t *node);
 //  Sends to a peer if it is up; returns 0, or -1 if not up or full.

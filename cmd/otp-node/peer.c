@@ -1,4 +1,8 @@
-/*  The mesh: one outgoing DEALER per peer, watched by a socket monitor.
+/*  The mesh: one outgoing DEALER per peer; the peer's own DEALER reaches
+    our ROUTER. A socket monitor watches our DEALER only until its CURVE
+    handshake ends: after that, the peer's connection to our ROUTER tells
+    when it dies (the ROUTER's monitor names the descriptor that closed), so
+    a peer costs one socket and no poll item, however many there are.
 
     A peer is up when both directions are proven: our DEALER finished its
     CURVE handshake with the peer's ROUTER, and the peer's HELLO reached our
@@ -6,12 +10,37 @@
     the kernel closes its sockets, we hear it at once), when it has been
     silent for the time-out (a frozen node or a cut link), or when it says
     BYE (it leaves on purpose and must not be dialled again while it drains).
+    How long "silent" is, is otp_detector's to say (local health, the
+    interval each peer says it beats at).
+
+    Dialling is bounded: a peer dropped is dialled again only after a
+    back-off with jitter (REDIAL_*), new dials draw from a bucket (DIAL_*),
+    and a dial that would leave fewer than OTP_FD_RESERVE descriptors is
+    not made (logged once in a while), so that clients are still served.
 
     Each side sends exactly one HELLO per connection it opens. A HELLO from a
     peer that had already said HELLO means it dropped us and dialled again,
     so we drop our side too and dial back: both views go down and up
     together, as Erlang's do after a broken connection.                     */
 #include "node.h"
+#include <sodium.h>
+
+#define REDIAL_MIN_MS 100           //  first back-off after a drop
+#define REDIAL_MAX_MS 2000          //  longest, after repeated drops
+#define REDIAL_STABLE_MS 10000      //  up this long: the next drop starts afresh
+#define DIAL_RATE 64                //  new dials a second, sustained
+#define DIAL_BURST 128              //  and at once (a cluster met at start)
+#define DIAL_FDS 4                  //  descriptors a dial takes while it connects
+//  A dial whose TCP connection is made, or whose handshake is done, is
+//  waited for this long (not connect_timeout_ms): the peer is there, only
+//  busy - a hundred nodes meeting at once make thousands of handshakes,
+//  and giving up on them would only make them again.
+#define DIAL_SETUP_MS 15000
+
+typedef struct {
+    int attempts;
+    int64_t not_before;
+} redial_t;
 
 struct _peer_t {
     node_t *node;
@@ -20,7 +49,14 @@ struct _peer_t {
     int port;
     char instance [33];             //  known once its HELLO arrived
     zsock_t *dealer;
-    otp_monitor_t *monitor;
+    otp_monitor_t *monitor;         //  until our DEALER's handshake ends
+    int in_fd;                      //  its connection to our ROUTER; -1: not known
+    int promised_ms;                //  the interval we last said we beat it at
+    int announced_ms;               //  the interval it said it beats us at; 0: not yet
+    int health;                     //  its local-health score, as it said
+    int64_t stalled_at;             //  our detector's stalled_ms at last_in
+    int64_t up_at;
+    bool connected;                 //  our DEALER's TCP connection is made
     bool handshaken;                //  our DEALER completed CURVE
     bool hello_in;                  //  its HELLO reached us
     bool dialled_back;              //  we dialled because its HELLO asked us to
@@ -37,11 +73,23 @@ s_peer_free (void **item)
     s_peer_destroy ((peer_t **) item);
 }
 
+static void
+s_monitor_free (void **item)
+{
+    otp_monitor_destroy ((otp_monitor_t **) item);
+}
+
 void
 peer_table_new (node_t *node)
 {
     node->graveyard = zlistx_new ();
     zlistx_set_destructor (node->graveyard, s_peer_free);
+    node->monitor_graveyard = zlistx_new ();
+    zlistx_set_destructor (node->monitor_graveyard, s_monitor_free);
+    node->redial = zhashx_new ();
+    zhashx_set_destructor (node->redial, (zhashx_destructor_fn *) zstr_free);
+    node->dial_tokens = DIAL_BURST;
+    node->dial_tokens_at = zclock_mono ();
     //  No destructor: a peer leaves the table for the graveyard first.
     node->peers = zhashx_new ();
     node->left = zhashx_new ();
@@ -57,6 +105,9 @@ peer_table_destroy (node_t *node)
         zlistx_add_end (node->graveyard, peer);
     zhashx_destroy (&node->peers);
     zhashx_destroy (&node->left);
+    zhashx_destroy (&node->redial);
+    //  Monitors first: each stops watching a DEALER that must still exist.
+    zlistx_destroy (&node->monitor_graveyard);
     zlistx_destroy (&node->graveyard);
 }
 
@@ -67,12 +118,48 @@ s_peer_destroy (peer_t **self_p)
     if (self) {
         otp_monitor_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
+        otp_limits_took (-2);
         free (self);
         *self_p = NULL;
     }
 }
 
 static int s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg);
+
+//  Stops watching the DEALER's handshake. zloop may still poll the monitor
+//  in the current round (a timer runs before the readers), so it is freed
+//  at the next tick.
+static void
+s_retire_monitor (node_t *node, peer_t *peer)
+{
+    if (peer->monitor) {
+        zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
+        zlistx_add_end (node->monitor_graveyard, peer->monitor);
+        peer->monitor = NULL;
+    }
+}
+
+//  After a drop, `name` is dialled again only after a back-off that
+//  doubles with each drop (from REDIAL_MIN_MS to REDIAL_MAX_MS), less a
+//  random part, so that peers dropped together do not come back together.
+static void
+s_back_off (node_t *node, peer_t *peer, int64_t now)
+{
+    redial_t *redial = (redial_t *) zhashx_lookup (node->redial, peer->name);
+    if (!redial) {
+        redial = (redial_t *) zmalloc (sizeof (redial_t));
+        zhashx_insert (node->redial, peer->name, redial);
+    }
+    if (peer->up && now - peer->up_at >= REDIAL_STABLE_MS)
+        redial->attempts = 0;
+    if (redial->attempts < 16)
+        redial->attempts++;
+    int64_t delay = (int64_t) REDIAL_MIN_MS << (redial->attempts - 1);
+    if (delay > REDIAL_MAX_MS)
+        delay = REDIAL_MAX_MS;
+    delay = delay / 2 + randombytes_uniform ((uint32_t) (delay / 2 + 1));
+    redial->not_before = now + delay;
+}
 
 //  Forgets a peer; reports nodedown if it was up.
 static void
@@ -84,9 +171,10 @@ s_drop (node_t *node, peer_t *peer, const char *reason)
     }
     else
         otp_debug ("gave up on %s: %s", peer->name, reason);
-    //  zloop may still poll this peer's monitor in the current round (a
-    //  timer runs before the readers), so its sockets outlive the round.
-    zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
+    if (!streq (reason, "left"))
+        s_back_off (node, peer, zclock_mono ());
+    s_retire_monitor (node, peer);
+    //  The DEALER too outlives the round: it is freed at the next tick.
     peer->dead = true;
     zhashx_delete (node->peers, peer->name);
     zlistx_add_end (node->graveyard, peer);
@@ -97,6 +185,10 @@ s_check_up (node_t *node, peer_t *peer)
 {
     if (!peer->up && peer->handshaken && peer->hello_in) {
         peer->up = true;
+        //  Silence counts from now: the peer beats us only once it has us
+        //  up too, and our own handshake may have come long after its HELLO.
+        peer->up_at = peer->last_in = zclock_mono ();
+        peer->stalled_at = node->detector.stalled_ms;
         node->stats.nodeups++;
         node_event (node, "nodeup", peer->name, NULL);
     }
@@ -138,12 +230,26 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     const char *address = dns_address (node->dns, host);
     if (!address)
         return NULL;
+    //  A socket that cannot be had would abort in CZMQ: count first.
+    if (!otp_limits_fd_room (DIAL_FDS)) {
+        node->stats.dials_refused++;
+        if (otp_log_ratelimit (&node->fd_warned, 10000))
+            otp_warn ("not dialling %s: %d of %d descriptors in use, %zu peer(s) held "
+                      "(the limit is ulimit -n); %" PRIu64 " dial(s) refused so far",
+                      name, otp_limits_fd_used (), otp_limits_fd_max (),
+                      zhashx_size (node->peers), node->stats.dials_refused);
+        return NULL;
+    }
+    node->stats.dials++;
     peer_t *peer = (peer_t *) zmalloc (sizeof (peer_t));
     peer->node = node;
     snprintf (peer->name, sizeof peer->name, "%s", name);
     snprintf (peer->host, sizeof peer->host, "%s", host);
     peer->port = port;
     peer->created = peer->last_in = zclock_mono ();
+    peer->stalled_at = node->detector.stalled_ms;
+    peer->in_fd = -1;
+    peer->promised_ms = node->config->heartbeat_ms;
     peer->dealer = zsock_new (ZMQ_DEALER);
     zsock_set_sndhwm (peer->dealer, OTP_HWM);
     otp_sock_harden (peer->dealer);
@@ -152,10 +258,11 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     zsock_set_identity (peer->dealer, node->name);
     otp_auth_client (peer->dealer, &node->keys);
     peer->monitor = otp_monitor_new (peer->dealer,
-        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
+        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     zloop_reader (node->loop, otp_monitor_socket (peer->monitor), s_on_monitor, peer);
+    otp_limits_took (DIAL_FDS);
     if (zsock_connect (peer->dealer, "tcp://%s:%d", address, port)) {
         otp_warn ("cannot connect to %s at %s:%d", name, host, port);
         zloop_reader_end (node->loop, otp_monitor_socket (peer->monitor));
@@ -187,10 +294,27 @@ peer_connect (node_t *node, const char *name, const char *host, int port)
     if (node->stopping || node->draining || streq (name, node->name)
     ||  zhashx_lookup (node->peers, name))
         return;
+    int64_t now = zclock_mono ();
+    redial_t *redial = (redial_t *) zhashx_lookup (node->redial, name);
+    if (redial && now < redial->not_before) {
+        node->stats.dials_deferred++;
+        return;         //  backing off; the strategy finds it again later
+    }
+    //  The bucket: handshakes cost CPU, and a node that lost many peers at
+    //  once must not spend it all on dialling them back together.
+    node->dial_tokens += (double) (now - node->dial_tokens_at) * DIAL_RATE / 1000;
+    if (node->dial_tokens > DIAL_BURST)
+        node->dial_tokens = DIAL_BURST;
+    node->dial_tokens_at = now;
+    if (node->dial_tokens < 1) {
+        node->stats.dials_deferred++;
+        return;
+    }
     //  A node that left unregistered first, so a strategy finding it again
     //  has found a new instance: forget the old one's goodbye.
     zhashx_delete (node->left, name);
-    s_dial (node, name, host, port, "dial");
+    if (s_dial (node, name, host, port, "dial"))
+        node->dial_tokens -= 1;
 }
 
 static int
@@ -205,14 +329,16 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
     if (peer->dead)
         return 0;
     switch (event) {
+        case ZMQ_EVENT_CONNECTED:
+            peer->connected = true;
+            break;
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             peer->handshaken = true;
+            //  From now on the peer's own connection to our ROUTER says
+            //  when it goes (peer_disconnected).
+            s_retire_monitor (node, peer);
             s_check_up (node, peer);
             break;
-        case ZMQ_EVENT_DISCONNECTED:
-            if (peer->handshaken)
-                s_drop (node, peer, "connection closed");
-            break;      //  before the handshake: libzmq retries until time-out
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
@@ -228,7 +354,7 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 static void
-s_on_hello (node_t *node, const char *from, zmsg_t *msg)
+s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
 {
     char version [8], name [OTP_NODE_MAX + 1], instance [33], host [OTP_HOST_MAX + 1];
     char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1], mode [8] = "dial";
@@ -274,21 +400,42 @@ s_on_hello (node_t *node, const char *from, zmsg_t *msg)
         s_hello_again (node, peer);
     snprintf (peer->instance, sizeof peer->instance, "%s", instance);
     peer->hello_in = true;
+    peer->in_fd = fd;
     peer->last_in = zclock_mono ();
+    peer->stalled_at = node->detector.stalled_ms;
     s_check_up (node, peer);
 }
 
 void
-peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg)
+peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
 {
     if (cmd == NODE_HELLO) {
-        s_on_hello (node, from, msg);
+        s_on_hello (node, from, fd, msg);
         return;
     }
     peer_t *peer = (peer_t *) zhashx_lookup (node->peers, from);
     if (!peer || !peer->hello_in)
         return;         //  traffic from a peer we dropped: it will time out too
     peer->last_in = zclock_mono ();
+    peer->stalled_at = node->detector.stalled_ms;
+    if (fd >= 0)
+        peer->in_fd = fd;   //  a peer reconnected (ROUTER_HANDOVER): its new connection
+    if (cmd == NODE_HB) {
+        //  HB [interval health]: how often it beats us, and how slow it
+        //  knows itself to be (otp_detector). A bare HB keeps the last.
+        long interval, health;
+        node->stats.heartbeats_in++;
+        if (zmsg_size (msg) >= 3) {
+            if (otp_msg_int (msg, 0, 1, 3600000, &interval) == 0
+            &&  otp_msg_int (msg, 1, 0, 1000, &health) == 0) {
+                peer->announced_ms = (int) interval;
+                peer->health = (int) health;
+            }
+            else
+                node->stats.bad_messages++;
+        }
+    }
+    else
     if (cmd == NODE_BYE) {
         zhashx_update (node->left, peer->name, peer->instance);
         s_drop (node, peer, "left");
@@ -311,25 +458,82 @@ peer_on_message (node_t *node, const char *from, int cmd, zmsg_t *msg)
 void
 peer_tick (node_t *node)
 {
+    zlistx_purge (node->monitor_graveyard);
     zlistx_purge (node->graveyard);
     int64_t now = zclock_mono ();
+    otp_detector_t *detector = &node->detector;
+    int64_t late = otp_detector_tick (detector, now);
+    if (late >= 200 && otp_log_ratelimit (&node->stall_warned, 10000))
+        otp_info ("this node was stopped or starved for %" PRId64 " ms: that time is not "
+                  "counted against its peers (health %d; %" PRIu64 " stall(s) so far)",
+                  late, detector->score, detector->stalls);
+    //  Messages that came while we were not looking are signs of life: read
+    //  them before judging anyone silent.
+    node_read_pending (node, 1000);
+    if (node->stopping)
+        return;
+    now = zclock_mono ();
+    int up = 0;
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers))
+        up += peer->up;
+    int interval = otp_detector_interval (detector, up);
     zlistx_t *dead = zlistx_new ();
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
          peer = (peer_t *) zhashx_next (node->peers)) {
-        if (peer->up && now - peer->last_out >= node->config->heartbeat_ms) {
+        //  Any message is a heartbeat; an idle link gets HB at the interval,
+        //  or sooner if we last promised a shorter one.
+        int due = interval < peer->promised_ms? interval: peer->promised_ms;
+        if (peer->up && now - peer->last_out >= due) {
             zmsg_t *hb = zmsg_new ();
             zmsg_addstr (hb, "HB");
-            s_send (node, peer, &hb);
+            zmsg_addstrf (hb, "%d", interval);
+            zmsg_addstrf (hb, "%d", detector->score);
+            if (s_send (node, peer, &hb) == 0) {
+                peer->promised_ms = interval;
+                node->stats.heartbeats_out++;
+            }
         }
-        if ((peer->up || peer->hello_in) && now - peer->last_in > node->config->timeout_ms)
+        int64_t silence = otp_detector_silence (detector, now, peer->last_in, peer->stalled_at);
+        if (peer->up
+        &&  silence > otp_detector_timeout (detector, peer->announced_ms, peer->health))
             zlistx_add_end (dead, peer);
         else
-        if (!peer->up && now - peer->created > node->config->connect_timeout_ms)
+        if (!peer->up && now - peer->created > (peer->connected || peer->handshaken
+                                                 || peer->hello_in? DIAL_SETUP_MS
+                                                 : node->config->connect_timeout_ms))
             zlistx_add_end (dead, peer);
     }
     for (peer_t *peer = (peer_t *) zlistx_first (dead); peer; peer = (peer_t *) zlistx_next (dead))
         s_drop (node, peer, peer->up? "no heartbeat": "not reachable");
     zlistx_destroy (&dead);
+    //  Back-offs long past are forgotten: the table stays the size of the
+    //  peers that come and go now.
+    if (zhashx_size (node->redial) > zhashx_size (node->peers) + 64) {
+        zlistx_t *old = zlistx_new ();
+        for (redial_t *redial = (redial_t *) zhashx_first (node->redial); redial;
+             redial = (redial_t *) zhashx_next (node->redial))
+            if (now - redial->not_before > 60000)
+                zlistx_add_end (old, (void *) zhashx_cursor (node->redial));
+        for (const char *name = (const char *) zlistx_first (old); name;
+             name = (const char *) zlistx_next (old))
+            zhashx_delete (node->redial, name);
+        zlistx_destroy (&old);
+    }
+}
+
+void
+peer_disconnected (node_t *node, int fd)
+{
+    if (fd < 0)
+        return;
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers))
+        if (peer->in_fd == fd) {
+            peer->in_fd = -1;
+            s_drop (node, peer, "connection closed");
+            return;     //  s_drop changed the table: stop walking it
+        }
 }
 
 int
