@@ -388,6 +388,18 @@ s_info (node_t *node, zmsg_t *reply)
     s_add_stat (reply, "auth_refused", otp_zap_rejected (node->zap));
     s_add_stat (reply, "nodeups", node->stats.nodeups);
     s_add_stat (reply, "nodedowns", node->stats.nodedowns);
+    //  The failure detector (otp_detector) and the mesh's costs.
+    s_add_stat (reply, "heartbeat_ms", (uint64_t) peer_interval (node));
+    s_add_stat (reply, "health", (uint64_t) node->detector.score);
+    s_add_stat (reply, "stalls", node->detector.stalls);
+    s_add_stat (reply, "longest_stall_ms", (uint64_t) node->detector.longest_stall_ms);
+    s_add_stat (reply, "heartbeats_out", node->stats.heartbeats_out);
+    s_add_stat (reply, "heartbeats_in", node->stats.heartbeats_in);
+    s_add_stat (reply, "dials", node->stats.dials);
+    s_add_stat (reply, "dials_deferred", node->stats.dials_deferred);
+    s_add_stat (reply, "dials_refused", node->stats.dials_refused);
+    s_add_stat (reply, "fds_open", (uint64_t) otp_limits_fd_used ());
+    s_add_stat (reply, "fds_max", (uint64_t) otp_limits_fd_max ());
     s_add_stat (reply, "draining", node->draining? 1: 0);
     s_add_stat (reply, "holders", (uint64_t) node->holders);
     if (streq (node->config->strategy, "gossip")) {

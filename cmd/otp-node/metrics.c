@@ -90,6 +90,23 @@ metrics_text (node_t *node)
                node->stats.bad_messages);
     s_counter (out, "otp_nodeups_total", "Peers that came up.", node->stats.nodeups);
     s_counter (out, "otp_nodedowns_total", "Peers that went down.", node->stats.nodedowns);
+    s_gauge (out, "otp_heartbeat_interval_ms", "How often an idle peer is sent a heartbeat now "
+             "(grows with the peers: 50 beats a second in all).", (uint64_t) peer_interval (node));
+    s_gauge (out, "otp_health_score", "Local health (0 healthy, up to 8): rises when this "
+             "node's own timers run late, and stretches its time-outs.",
+             (uint64_t) node->detector.score);
+    s_counter (out, "otp_stalls_total", "Ticks of this node that came late (it was stopped "
+               "or starved); that time is not counted against peers.", node->detector.stalls);
+    s_counter (out, "otp_heartbeats_sent_total", "Heartbeats sent to idle peers.",
+               node->stats.heartbeats_out);
+    s_counter (out, "otp_heartbeats_received_total", "Heartbeats received.",
+               node->stats.heartbeats_in);
+    s_counter (out, "otp_dials_total", "Connections to peers started.", node->stats.dials);
+    s_counter (out, "otp_dials_refused_total", "Dials not made: too few descriptors left.",
+               node->stats.dials_refused);
+    s_gauge (out, "otp_open_fds", "Descriptors open.", (uint64_t) otp_limits_fd_used ());
+    s_gauge (out, "otp_max_fds", "The limit on open descriptors (ulimit -n).",
+             (uint64_t) otp_limits_fd_max ());
     s_counter (out, "otp_handshake_failures_total", "Connections whose CURVE handshake failed "
                "(another cookie).", node->stats.handshake_failures);
     s_counter (out, "otp_auth_refused_total", "Connections refused by the node's ZAP handler.",

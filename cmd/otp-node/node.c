@@ -120,8 +120,11 @@ s_router_events (node_t *self)
 static int
 s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
 {
-    s_router_events ((node_t *) arg);
-    return 0;
+    node_t *self = (node_t *) arg;
+    s_router_events (self);
+    node_read_pending (self, 1000);
+    peer_reap_closed (self);
+    return self->stopping? -1: 0;
 }
 
 //  One message from the ROUTER; returns -1 once the node stops.
@@ -189,7 +192,8 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
         if (!s_router_ready (self))
             break;
     }
-    return 0;
+    peer_reap_closed (self);
+    return self->stopping? -1: 0;
 }
 
 static int

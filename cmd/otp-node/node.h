@@ -66,6 +66,8 @@ struct _node_t {
     zlistx_t *monitor_graveyard;    //  dial monitors retired this round
     zhashx_t *redial;               //  node name -> redial_t: when it may be dialled again
     otp_detector_t detector;
+    int interval_ms;                //  heartbeat interval at the last tick
+    int peers_closing;              //  peers whose connection closed, not yet dropped
     double dial_tokens;             //  dials we may start now (a bucket, see peer.c)
     int64_t dial_tokens_at;
     int64_t fd_warned;              //  last time "out of descriptors" was logged
@@ -120,8 +122,10 @@ void peer_connect (node_t *node, const char *name, const char *host, int port);
 //  the connection with descriptor `fd` (-1: unknown).
 void peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg);
 //  The connection on descriptor `fd` to our ROUTER closed: if it was a
-//  peer's, that peer is down (a killed node: the kernel closed it).
+//  peer's, that peer is down (a killed node: the kernel closed it) once
+//  what it sent before is read: peer_reap_closed drops it.
 void peer_disconnected (node_t *node, int fd);
+void peer_reap_closed (node_t *node);
 //  Heartbeats and time-outs, called from a timer.
 void peer_tick (node_t *node);
 //  Sends to a peer if it is up; returns 0, or -1 if not up or full.
@@ -133,6 +137,8 @@ void peer_disconnect (node_t *node, const char *name, const char *reason);
 void peer_leave_all (node_t *node);
 //  Up peers' names, sorted; the caller destroys the list.
 zlistx_t *peer_up_names (node_t *node);
+//  The interval at which idle up peers are beaten now (otp_detector).
+int peer_interval (node_t *node);
 
 //  epmd_link.c: our own registration, and look-ups at other hosts
 void epmd_ensure (const node_config_t *config);  //  starts otp-epmd if needed

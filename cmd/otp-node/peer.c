@@ -56,6 +56,7 @@ struct _peer_t {
     int health;                     //  its local-health score, as it said
     int64_t stalled_at;             //  our detector's stalled_ms at last_in
     int64_t up_at;
+    bool closing;                   //  its connection to our ROUTER closed (peer_disconnected)
     bool connected;                 //  our DEALER's TCP connection is made
     bool handshaken;                //  our DEALER completed CURVE
     bool hello_in;                  //  its HELLO reached us
@@ -173,6 +174,10 @@ s_drop (node_t *node, peer_t *peer, const char *reason)
         otp_debug ("gave up on %s: %s", peer->name, reason);
     if (!streq (reason, "left"))
         s_back_off (node, peer, zclock_mono ());
+    if (peer->closing) {
+        peer->closing = false;
+        node->peers_closing--;
+    }
     s_retire_monitor (node, peer);
     //  The DEALER too outlives the round: it is freed at the next tick.
     peer->dead = true;
@@ -409,16 +414,19 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
 void
 peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
 {
+    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, from);
     if (cmd == NODE_HELLO) {
+        //  A HELLO comes first on a connection: the one that closed is over.
+        if (peer && peer->closing)
+            s_drop (node, peer, "connection closed");
         s_on_hello (node, from, fd, msg);
         return;
     }
-    peer_t *peer = (peer_t *) zhashx_lookup (node->peers, from);
     if (!peer || !peer->hello_in)
         return;         //  traffic from a peer we dropped: it will time out too
     peer->last_in = zclock_mono ();
     peer->stalled_at = node->detector.stalled_ms;
-    if (fd >= 0)
+    if (fd >= 0 && !peer->closing)
         peer->in_fd = fd;   //  a peer reconnected (ROUTER_HANDOVER): its new connection
     if (cmd == NODE_HB) {
         //  HB [interval health]: how often it beats us, and how slow it
@@ -472,12 +480,14 @@ peer_tick (node_t *node)
     node_read_pending (node, 1000);
     if (node->stopping)
         return;
+    peer_reap_closed (node);
     now = zclock_mono ();
     int up = 0;
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
          peer = (peer_t *) zhashx_next (node->peers))
         up += peer->up;
     int interval = otp_detector_interval (detector, up);
+    node->interval_ms = interval;
     zlistx_t *dead = zlistx_new ();
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
          peer = (peer_t *) zhashx_next (node->peers)) {
@@ -495,8 +505,11 @@ peer_tick (node_t *node)
             }
         }
         int64_t silence = otp_detector_silence (detector, now, peer->last_in, peer->stalled_at);
+        //  Until it says, a peer is taken to beat at our own interval: it
+        //  sees a cluster of about our size.
+        int announced = peer->announced_ms? peer->announced_ms: interval;
         if (peer->up
-        &&  silence > otp_detector_timeout (detector, peer->announced_ms, peer->health))
+        &&  silence > otp_detector_timeout (detector, announced, peer->health))
             zlistx_add_end (dead, peer);
         else
         if (!peer->up && now - peer->created > (peer->connected || peer->handshaken
@@ -530,10 +543,37 @@ peer_disconnected (node_t *node, int fd)
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
          peer = (peer_t *) zhashx_next (node->peers))
         if (peer->in_fd == fd) {
+            //  What it sent before it closed may still wait on the ROUTER
+            //  (a BYE says it left, and is not a crash): the drop comes
+            //  after those (peer_reap_closed), or before its next HELLO,
+            //  which comes on a new connection.
             peer->in_fd = -1;
-            s_drop (node, peer, "connection closed");
-            return;     //  s_drop changed the table: stop walking it
+            if (!peer->closing)
+                node->peers_closing++;
+            peer->closing = true;
+            return;
         }
+}
+
+void
+peer_reap_closed (node_t *node)
+{
+    if (node->peers_closing == 0)
+        return;
+    zlistx_t *closed = NULL;
+    for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
+         peer = (peer_t *) zhashx_next (node->peers))
+        if (peer->closing) {
+            if (!closed)
+                closed = zlistx_new ();
+            zlistx_add_end (closed, peer);
+        }
+    if (!closed)
+        return;
+    for (peer_t *peer = (peer_t *) zlistx_first (closed); peer;
+         peer = (peer_t *) zlistx_next (closed))
+        s_drop (node, peer, "connection closed");
+    zlistx_destroy (&closed);
 }
 
 int
@@ -584,4 +624,10 @@ peer_up_names (node_t *node)
             zlistx_add_end (names, peer->name);
     otp_names_sort (names);
     return names;
+}
+
+int
+peer_interval (node_t *node)
+{
+    return node->interval_ms? node->interval_ms: node->config->heartbeat_ms;
 }
