@@ -186,12 +186,11 @@ static int
 s_on_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     node_t *self = (node_t *) arg;
-    for (int i = 0; i < 64; i++) {
+    //  Ready when polled, but a timer of this round (the tick reads what
+    //  waits) may have taken it since: never a blocking read.
+    for (int i = 0; i < 64 && s_router_ready (self); i++)
         if (s_read_router (self))
             return -1;
-        if (!s_router_ready (self))
-            break;
-    }
     peer_reap_closed (self);
     return self->stopping? -1: 0;
 }

@@ -18,10 +18,15 @@
     and a dial that would leave fewer than OTP_FD_RESERVE descriptors is
     not made (logged once in a while), so that clients are still served.
 
-    Each side sends exactly one HELLO per connection it opens. A HELLO from a
-    peer that had already said HELLO means it dropped us and dialled again,
-    so we drop our side too and dial back: both views go down and up
-    together, as Erlang's do after a broken connection.                     */
+    Each record of a peer has a random link; every HELLO carries the
+    sender's link and the link of our record it has heard from ("-": none).
+    A HELLO that answers a record of ours we have dropped is stale and
+    ignored; one from a new record of the peer that has not heard ours
+    means it dropped us and dialled again, so we drop our side too and dial
+    back: both views go down and up together, as Erlang's do after a broken
+    connection. A record that gets a HELLO which has not heard it says its
+    own HELLO again. Without links, two records made at once on each side
+    (each dropped the other) answered each other's stale HELLOs for ever. */
 #include "node.h"
 #include <sodium.h>
 
@@ -56,11 +61,12 @@ struct _peer_t {
     int health;                     //  its local-health score, as it said
     int64_t stalled_at;             //  our detector's stalled_ms at last_in
     int64_t up_at;
+    char link [17];                 //  this record's nonce, in each HELLO we send
+    char their_link [17];           //  the nonce of its record we have a HELLO from
     bool closing;                   //  its connection to our ROUTER closed (peer_disconnected)
     bool connected;                 //  our DEALER's TCP connection is made
     bool handshaken;                //  our DEALER completed CURVE
     bool hello_in;                  //  its HELLO reached us
-    bool dialled_back;              //  we dialled because its HELLO asked us to
     bool up;
     bool dead;                      //  dropped; freed at the next tick
     int64_t created, last_in, last_out;
@@ -225,11 +231,16 @@ s_hello (node_t *node, peer_t *peer, const char *mode)
     zmsg_addstr (hello, node->host);
     zmsg_addstrf (hello, "%d", node->port);
     zmsg_addstr (hello, mode);
+    zmsg_addstr (hello, peer->link);
+    zmsg_addstr (hello, *peer->their_link? peer->their_link: "-");
     s_send (node, peer, &hello);
 }
 
+//  Dials `name`; `their_link` is the link of the HELLO we answer ("" when
+//  we dial of our own accord).
 static peer_t *
-s_dial (node_t *node, const char *name, const char *host, int port, const char *mode)
+s_dial (node_t *node, const char *name, const char *host, int port, const char *mode,
+        const char *their_link)
 {
     //  Numeric addresses only reach libzmq (see dns.c).
     const char *address = dns_address (node->dns, host);
@@ -255,6 +266,10 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     peer->stalled_at = node->detector.stalled_ms;
     peer->in_fd = -1;
     peer->promised_ms = node->config->heartbeat_ms;
+    uint8_t random [8];
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (peer->link, sizeof peer->link, random, sizeof random);
+    snprintf (peer->their_link, sizeof peer->their_link, "%s", their_link);
     peer->dealer = zsock_new (ZMQ_DEALER);
     zsock_set_sndhwm (peer->dealer, OTP_HWM);
     otp_sock_harden (peer->dealer);
@@ -275,7 +290,6 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
         return NULL;
     }
     zhashx_insert (node->peers, peer->name, peer);
-    peer->dialled_back = streq (mode, "back");
     s_hello (node, peer, mode);
     otp_debug ("dialling %s at %s:%d", name, host, port);
     return peer;
@@ -318,7 +332,7 @@ peer_connect (node_t *node, const char *name, const char *host, int port)
     //  A node that left unregistered first, so a strategy finding it again
     //  has found a new instance: forget the old one's goodbye.
     zhashx_delete (node->left, name);
-    if (s_dial (node, name, host, port, "dial"))
+    if (s_dial (node, name, host, port, "dial", ""))
         node->dial_tokens -= 1;
 }
 
@@ -363,6 +377,7 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
 {
     char version [8], name [OTP_NODE_MAX + 1], instance [33], host [OTP_HOST_MAX + 1];
     char short_name [OTP_NAME_MAX + 1], name_host [OTP_HOST_MAX + 1], mode [8] = "dial";
+    char link [17] = "", echo [17] = "-";
     long port;
     if (otp_msg_str (msg, 0, version, sizeof version) || !streq (version, OTP_PROTO_VERSION)
     ||  otp_msg_str (msg, 1, name, sizeof name) || !streq (name, from)
@@ -371,7 +386,9 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
     ||  otp_msg_str (msg, 3, host, sizeof host) || !otp_host_valid (host)
     ||  otp_msg_int (msg, 4, 1, 65535, &port)
     ||  (zmsg_size (msg) > 6 && (otp_msg_str (msg, 5, mode, sizeof mode)
-                              || !(streq (mode, "dial") || streq (mode, "back") || streq (mode, "again"))))) {
+                              || !(streq (mode, "dial") || streq (mode, "back") || streq (mode, "again"))))
+    ||  (zmsg_size (msg) > 8 && (otp_msg_str (msg, 6, link, sizeof link) || !*link
+                              || otp_msg_str (msg, 7, echo, sizeof echo) || !*echo))) {
         node->stats.bad_messages++;
         otp_warn ("ignored a malformed HELLO from %s", from);
         return;
@@ -388,21 +405,49 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
     }
     peer_t *peer = (peer_t *) zhashx_lookup (node->peers, name);
     bool restarted = peer && *peer->instance && !streq (peer->instance, instance);
-    if (peer && peer->hello_in && streq (mode, "again") && !restarted)
-        return;         //  we had it already: nothing new
-    bool again = peer && !peer->hello_in && !peer->dialled_back && streq (mode, "dial");
-    if (peer && (peer->hello_in || restarted)) {
-        //  It dialled again, or it restarted: start both sides afresh.
-        s_drop (node, peer, *peer->instance && !streq (peer->instance, instance)?
-                "restarted": "reconnected");
+    if (restarted) {
+        s_drop (node, peer, "restarted");
         peer = NULL;
     }
-    if (!peer)
-        peer = s_dial (node, name, host, (int) port, "back");
-    if (!peer)
-        return;
-    if (again)
-        s_hello_again (node, peer);
+    else
+    if (peer && *link) {
+        //  Links (see the top of the file) tell a HELLO that answers ours
+        //  from one of a record the peer has dropped or made anew.
+        bool answers_ours = streq (echo, peer->link);
+        if (!streq (echo, "-") && !answers_ours)
+            return;     //  it answers a record of ours that is gone: stale
+        if (peer->hello_in && streq (link, peer->their_link))
+            return;     //  the record we know: nothing new
+        if (peer->hello_in && !answers_ours) {
+            //  A new record of it that has not heard ours: it dropped us
+            //  and dialled again, so both sides start afresh.
+            s_drop (node, peer, "reconnected");
+            peer = NULL;
+        }
+    }
+    else
+    if (peer && peer->hello_in) {
+        //  A HELLO without links (an older node): a second one means it
+        //  dialled again.
+        if (streq (mode, "again"))
+            return;
+        s_drop (node, peer, "reconnected");
+        peer = NULL;
+    }
+    if (!peer) {
+        if (!streq (echo, "-"))
+            return;     //  answers a record of ours that is gone; its close tells it
+        peer = s_dial (node, name, host, (int) port, "back", link);
+        if (!peer)
+            return;
+    }
+    else {
+        snprintf (peer->their_link, sizeof peer->their_link, "%s", link);
+        //  Its record has not heard ours yet (it dialled too, or our HELLO
+        //  reached it before it could resolve our host): say it again.
+        if (!streq (echo, peer->link))
+            s_hello_again (node, peer);
+    }
     snprintf (peer->instance, sizeof peer->instance, "%s", instance);
     peer->hello_in = true;
     peer->in_fd = fd;
