@@ -27,13 +27,17 @@ otp_detector_tick (otp_detector_t *self, int64_t now)
         self->stalls++;
         if (late > self->longest_stall_ms)
             self->longest_stall_ms = late;
-        if (self->score < OTP_DETECTOR_SCORE_MAX)
-            self->score++;
+        //  A long stall says more than a short one: a step for each
+        //  quarter second of it.
+        self->score += 1 + (int) (late / 250);
+        if (self->score > OTP_DETECTOR_SCORE_MAX)
+            self->score = OTP_DETECTOR_SCORE_MAX;
         self->calm_since = now;
     }
     else
-    if (self->score > 0 && now - self->calm_since >= 1000) {
-        //  A calm second: one step back towards healthy.
+    if (self->score > 0 && now - self->calm_since >= OTP_DETECTOR_CALM_MS) {
+        //  Calm for a while: one step back towards healthy. Slowly, for a
+        //  starved node stalls in bursts.
         self->score--;
         self->calm_since = now;
     }
@@ -95,14 +99,17 @@ otp_detector_test (void)
     int64_t last_in = t - 100, stalled_at = d.stalled_ms;
     t += 800;
     assert (otp_detector_tick (&d, t) == 750);
-    assert (d.score == 1 && d.stalls == 1);
+    assert (d.score == 4 && d.stalls == 1);
     assert (otp_detector_silence (&d, t, last_in, stalled_at) == 150);
     //  A slow peer (its score) or a slow self stretches the time-out.
-    assert (otp_detector_timeout (&d, 200, 0) == 1600);
-    assert (otp_detector_timeout (&d, 200, 3) == 3200);
+    assert (otp_detector_timeout (&d, 200, 0) == 4000);
+    assert (otp_detector_timeout (&d, 200, 6) == 5600);
     assert (otp_detector_timeout (&d, 200, 99) == 800 * (1 + OTP_DETECTOR_SCORE_MAX));
-    //  It heals after a calm second per step.
-    for (int i = 0; i < 11; i++)
+    //  A short stall is one step.
+    otp_detector_tick (&d, t += 260);
+    assert (d.score == 5);
+    //  It heals a step per calm period.
+    for (int i = 0; i < 5 * OTP_DETECTOR_CALM_MS / 100 + 1; i++)
         otp_detector_tick (&d, t += 100);
     assert (d.score == 0);
     //  Set by the operator: upper bounds, nothing stretches.

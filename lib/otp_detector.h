@@ -6,7 +6,8 @@
       starved, and that stall is not the peer's silence (Lifeguard's
       local-health awareness);
     - a local-health score (0..OTP_DETECTOR_SCORE_MAX) that rises with each
-      stall of ours and falls after a calm second; a peer says its own
+      stall of ours (a step, and one more per 250 ms of it) and falls a
+      step per calm OTP_DETECTOR_CALM_MS; a peer says its own
       score in its heartbeats, and the time-out for it stretches with the
       larger of the two, so a node that knows it is slow is given time,
       and a node that is slow itself does not accuse others;
@@ -25,6 +26,7 @@
 #define OTP_DETECTOR_SCORE_MAX 8
 #define OTP_DETECTOR_RATE 50        //  heartbeats a second a node sends, in all
 #define OTP_DETECTOR_SLACK_MS 50    //  lateness of a tick that is not yet a stall
+#define OTP_DETECTOR_CALM_MS 2000   //  on time this long: the score falls a step
 
 typedef struct {
     int heartbeat_ms;               //  base interval (and floor)

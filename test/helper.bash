@@ -178,3 +178,46 @@ start_sup () {
 }
 
 sup_pid_of () { local v="SUP_${1//[^a-zA-Z0-9]/_}"; echo "${!v}"; }
+
+# start_nodes PREFIX N [otp-node options...]: PREFIX1..PREFIXN at once,
+# without waiting for each to register (a hundred starting together is
+# what is tested); logs in PREFIXi.log, PIDs as pid_of PREFIXi.
+start_nodes () {
+    local prefix=$1 n=$2 i; shift 2
+    for i in $(seq 1 "$n"); do
+        otp-node -d --name "$prefix$i@127.0.0.1" --no-epmd "$@" \
+            2>> "$BATS_TEST_TMPDIR/$prefix$i.log" &
+        track $!
+        eval "PID_${prefix//[^a-zA-Z0-9]/_}$i=$!"
+    done
+}
+
+# up_in_log NAME [PREFIX]: the peers NAME has up as its log tells (nodeups
+# less nodedowns), of those named PREFIX<n> only if PREFIX is given: no
+# round trip, so a hundred nodes are checked at once.
+up_in_log () {
+    awk -v p="${2:-}" '$4 == "nodeup" && (p == "" || $5 ~ "^" p "[0-9]+@") {u++}
+                       $4 == "nodedown" && (p == "" || $5 ~ "^" p "[0-9]+@") {u--}
+                       END {print u+0}' "$BATS_TEST_TMPDIR/$1.log"
+}
+# mesh_in_logs PREFIX N: every PREFIXi has the N-1 others up, by its log.
+mesh_in_logs () {
+    local i
+    for i in $(seq 1 "$2"); do [ "$(up_in_log "$1$i" "$1")" -eq $(($2 - 1)) ] || return 1; done
+}
+# nodedowns_in_logs [PREFIX] FILE...: how many nodedown lines they hold (of
+# peers named PREFIX<n> only, with a PREFIX that is not a file).
+nodedowns_in_logs () {
+    local p=""
+    [ -f "$1" ] || { p=$1; shift; }
+    cat "$@" | awk -v p="$p" '$4 == "nodedown" && (p == "" || $5 ~ "^" p "[0-9]+@") {n++} END {print n+0}'
+}
+# no_line PATTERN FILE...: none of the files has a line matching PATTERN
+# (extended regex); prints those that do, and fails, if one does.
+no_line () {
+    local pattern=$1; shift
+    ! grep -H -E "$pattern" "$@" | sed "s|^$BATS_TEST_TMPDIR/|# |" | head -20 | grep . >&2
+}
+# stamp_ms LINE: a log line's time stamp (ISO, UTC) as epoch ms.
+stamp_ms () { date -u -d "$(echo "$1" | cut -d' ' -f1 | sed 's/Z$//')" +%s%3N; }
+now_ms () { date +%s%3N; }
