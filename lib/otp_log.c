@@ -1,4 +1,5 @@
 #include "otp_log.h"
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,9 @@ otp_log_ratelimit (int64_t *last, int interval_ms)
 #define LOG_BODY(prio, level) \
     va_list ap; va_start (ap, fmt); s_vlog (prio, level, fmt, ap); va_end (ap)
 
-void otp_fatal (const char *fmt, ...) { LOG_BODY (LOG_ERR, "fatal"); exit (1); }
+//  _exit, not exit: CZMQ's atexit handler would tear libzmq down under
+//  sockets still open and abort (exit status 134) instead of saying why.
+void otp_fatal (const char *fmt, ...) { LOG_BODY (LOG_ERR, "fatal"); fflush (NULL); _exit (1); }
 void otp_warn (const char *fmt, ...) { LOG_BODY (LOG_WARNING, "warn"); }
 void otp_info (const char *fmt, ...) { LOG_BODY (LOG_INFO, "info"); }
 void otp_debug (const char *fmt, ...) { if (s_verbose) { LOG_BODY (LOG_DEBUG, "debug"); } }

@@ -153,11 +153,15 @@ epmd_link_new (node_t *node)
     //  held until otp-epmd sees the old connection gone (at most its expiry,
     //  1 s by default): keep asking for a while. A live holder refreshes
     //  its name all along, so a true duplicate is still refused.
+    //  A busy port mapper (a hundred nodes registering at once on a slow
+    //  host) is given 10 s to answer at all.
     zmsg_t *reply = NULL;
-    int64_t deadline = zclock_mono () + 2500;
+    int64_t deadline = zclock_mono () + 2500, answer_by = zclock_mono () + 10000;
     while (true) {
         zmsg_t *msg = s_alive (node);
         reply = otp_request (self->dealer, &msg, 2000);
+        if (!reply && zclock_mono () < answer_by)
+            continue;
         if (!reply)
             otp_fatal ("no otp-epmd answers on port %d", node->config->epmd_port);
         char tag [8] = "";
