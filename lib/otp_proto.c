@@ -15,7 +15,7 @@ const otp_cmd_t otp_epmd_cmds [EPMD_CMD_COUNT + 1] = {
 
 const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1] = {
     [NODE_HELLO] = { "HELLO", 5, 8, -1 },
-    [NODE_HB]    = { "HB",    0, 2, -1 },
+    [NODE_HB]    = { "HB",    0, 3, -1 },
     [NODE_BYE]   = { "BYE",   0, 0, -1 },
     [NODE_ROUTE] = { "ROUTE", 4, 6, 3 },
     [NODE_REQ]   = { "REQ",   2, 16, -1 },

@@ -33,7 +33,7 @@ extern const otp_cmd_t otp_epmd_cmds [EPMD_CMD_COUNT + 1];
 //  Messages a node's ROUTER accepts, from peers and from attached clients.
 enum {
     NODE_HELLO,     //  peer: version, node, instance, host, port [dial|back|again [link echo]]
-    NODE_HB,        //  peer: [interval-ms health] - the sender beats us this often, its local health
+    NODE_HB,        //  peer: [interval-ms health [need-ms]] - how often it beats us, its health, how often it needs us to
     NODE_BYE,       //  peer: (none) - leaving on purpose, do not reconnect
     NODE_ROUTE,     //  peer: from, to-name, to-node, payload [kind ref] - forwarded message
     NODE_REQ,       //  client: request id, command, arguments...

@@ -158,8 +158,13 @@ info_field () {
     before=$(sort "$EVENTS")
     # The surge: 20 nodes at once, then a registry replica beside each as
     # soon as the nodes are there.
+    # j20's heartbeat settings are its operator's: upper bounds, which the
+    # others must keep to for it while they spread their own beats.
     t0=$(now_ms)
-    start_nodes j 20
+    start_nodes j 19
+    otp-node -d --name j20@127.0.0.1 --no-epmd --heartbeat 100 --timeout 400 \
+        2>> "$BATS_TEST_TMPDIR/j20.log" &
+    track $!
     wait_until 20 bash -c "[ \"\$(otp-ctl epmd names | grep -c '^j')\" -eq 20 ]"
     for i in $(seq 1 20); do
         otp-reg -d --node "j$i@127.0.0.1" 2>> "$BATS_TEST_TMPDIR/j$i.reg.log" &
@@ -176,8 +181,14 @@ info_field () {
     for i in $(seq 1 20); do logs+=("$BATS_TEST_TMPDIR/j$i.log"); done
     last=$(cat "${logs[@]}" | awk '$4 == "nodeup"' | cut -d' ' -f1 | sort | tail -1)
     echo "# 30 nodes meshed $(( $(stamp_ms "$last") - t0 )) ms after the surge began" >&3
-    # No existing member went down, so nothing moved or restarted.
+    # No existing member went down, so nothing moved or restarted; nor did
+    # the tuned node, nor anyone to it, while the others beat at 580 ms.
+    sleep 3
     no_line " nodedown m" "${logs[@]:0:10}"
+    no_line " nodedown " "$BATS_TEST_TMPDIR/j20.log"
+    no_line " nodedown j20@" "${logs[@]}"
+    [ "$(info_field m1 heartbeat_ms)" -eq $((29 * 1000 / 50)) ]
+    [ "$(info_field j20 heartbeat_ms)" -eq 100 ]
     [ "$(sort "$EVENTS")" = "$before" ]
     # And a newcomer's replica knows where each child is.
     wait_until 20 bash -c "[ \"\$(otp-ctl -n j20@127.0.0.1 names | grep -c '^c')\" -eq 20 ]"

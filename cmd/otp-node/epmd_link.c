@@ -272,6 +272,8 @@ s_conn (resolver_t *self, const char *query_host, const char *node_host)
     epmd_conn_t *conn = (epmd_conn_t *) zhashx_lookup (self->conns, key);
     if (conn)
         return conn;
+    if (!otp_limits_fd_room (2))
+        return NULL;    //  no descriptor for it now: the strategy asks again later
     conn = (epmd_conn_t *) zmalloc (sizeof (epmd_conn_t));
     conn->resolver = self;
     snprintf (conn->node_host, sizeof conn->node_host, "%s", node_host);

@@ -58,6 +58,7 @@ struct _peer_t {
     int in_fd;                      //  its connection to our ROUTER; -1: not known
     int promised_ms;                //  the interval we last said we beat it at
     int announced_ms;               //  the interval it said it beats us at; 0: not yet
+    int need_ms;                    //  the interval it needs from us (its fixed heartbeat); 0: any
     int health;                     //  its local-health score, as it said
     int64_t stalled_at;             //  our detector's stalled_ms at last_in
     int64_t up_at;
@@ -474,15 +475,18 @@ peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
     if (fd >= 0 && !peer->closing)
         peer->in_fd = fd;   //  a peer reconnected (ROUTER_HANDOVER): its new connection
     if (cmd == NODE_HB) {
-        //  HB [interval health]: how often it beats us, and how slow it
-        //  knows itself to be (otp_detector). A bare HB keeps the last.
-        long interval, health;
+        //  HB [interval health [need]]: how often it beats us, how slow it
+        //  knows itself to be (otp_detector), and how often it needs us to
+        //  beat it (a node whose settings are fixed). A bare HB keeps the last.
+        long interval, health, need = 0;
         node->stats.heartbeats_in++;
         if (zmsg_size (msg) >= 3) {
             if (otp_msg_int (msg, 0, 1, 3600000, &interval) == 0
-            &&  otp_msg_int (msg, 1, 0, 1000, &health) == 0) {
+            &&  otp_msg_int (msg, 1, 0, 1000, &health) == 0
+            &&  (zmsg_size (msg) < 4 || otp_msg_int (msg, 2, 0, 3600000, &need) == 0)) {
                 peer->announced_ms = (int) interval;
                 peer->health = (int) health;
+                peer->need_ms = (int) need;
             }
             else
                 node->stats.bad_messages++;
@@ -537,15 +541,18 @@ peer_tick (node_t *node)
     for (peer_t *peer = (peer_t *) zhashx_first (node->peers); peer;
          peer = (peer_t *) zhashx_next (node->peers)) {
         //  Any message is a heartbeat; an idle link gets HB at the interval,
-        //  or sooner if we last promised a shorter one.
-        int due = interval < peer->promised_ms? interval: peer->promised_ms;
+        //  or sooner if we last promised a shorter one, or the peer's fixed
+        //  settings need one (it does not stretch its time-out for us).
+        int keep = peer->need_ms > 0 && peer->need_ms < interval? peer->need_ms: interval;
+        int due = keep < peer->promised_ms? keep: peer->promised_ms;
         if (peer->up && now - peer->last_out >= due) {
             zmsg_t *hb = zmsg_new ();
             zmsg_addstr (hb, "HB");
-            zmsg_addstrf (hb, "%d", interval);
+            zmsg_addstrf (hb, "%d", keep);
             zmsg_addstrf (hb, "%d", detector->score);
+            zmsg_addstrf (hb, "%d", detector->fixed? detector->heartbeat_ms: 0);
             if (s_send (node, peer, &hb) == 0) {
-                peer->promised_ms = interval;
+                peer->promised_ms = keep;
                 node->stats.heartbeats_out++;
             }
         }
