@@ -1,6 +1,7 @@
 #include "otp_limits.h"
 #include <czmq.h>
 #include <dirent.h>
+#include <errno.h>
 #include <sys/resource.h>
 #include <assert.h>
 
@@ -38,8 +39,8 @@ static int
 s_count (void)
 {
     DIR *dir = opendir ("/proc/self/fd");
-    if (!dir)
-        return 0;           //  no /proc: trust the limit alone
+    if (!dir)               //  no descriptor left to look (or no /proc): full
+        return errno == EMFILE || errno == ENFILE? otp_limits_fd_max (): 0;
     int count = -1;         //  the directory's own descriptor
     while (readdir (dir))
         count++;

@@ -84,6 +84,13 @@ node_event (node_t *self, const char *event, const char *peer, const char *reaso
     client_reap (self);
 }
 
+//  Whether a message waits on the ROUTER (read without blocking).
+static bool
+s_router_ready (node_t *self)
+{
+    return (zsock_events (self->router) & ZMQ_POLLIN) != 0;
+}
+
 static void
 s_router_event (node_t *self)
 {
@@ -123,7 +130,8 @@ s_on_router_event (zloop_t *loop, zsock_t *sock, void *arg)
     node_t *self = (node_t *) arg;
     s_router_events (self);
     node_read_pending (self, 1000);
-    peer_reap_closed (self);
+    if (!s_router_ready (self))
+        peer_reap_closed (self);
     return self->stopping? -1: 0;
 }
 
@@ -166,13 +174,6 @@ s_read_router (node_t *self)
     return self->stopping? -1: 0;
 }
 
-//  Whether a message waits on the ROUTER (read without blocking).
-static bool
-s_router_ready (node_t *self)
-{
-    return (zsock_events (self->router) & ZMQ_POLLIN) != 0;
-}
-
 void
 node_read_pending (node_t *self, int max)
 {
@@ -191,7 +192,10 @@ s_on_router (zloop_t *loop, zsock_t *router, void *arg)
     for (int i = 0; i < 64 && s_router_ready (self); i++)
         if (s_read_router (self))
             return -1;
-    peer_reap_closed (self);
+    //  A closed peer goes once all it sent before is read (a BYE may wait
+    //  behind the 64): else at the next round, or the tick.
+    if (!s_router_ready (self))
+        peer_reap_closed (self);
     return self->stopping? -1: 0;
 }
 

@@ -62,6 +62,7 @@ struct _peer_t {
     int health;                     //  its local-health score, as it said
     int64_t stalled_at;             //  our detector's stalled_ms at last_in
     int64_t up_at;
+    bool legacy;                    //  its HELLO had no links: an older node (HELLO, HB as it knows them)
     char link [17];                 //  this record's nonce, in each HELLO we send
     char their_link [17];           //  the nonce of its record we have a HELLO from
     bool closing;                   //  its connection to our ROUTER closed (peer_disconnected)
@@ -133,6 +134,21 @@ s_peer_destroy (peer_t **self_p)
 }
 
 static int s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg);
+
+//  The descriptor of the peer's connection to our ROUTER. One descriptor
+//  is one connection: a peer still holding it (its close came before we
+//  knew the descriptor was its own) holds a number now reused.
+static void
+s_set_in_fd (node_t *node, peer_t *peer, int fd)
+{
+    if (fd < 0 || peer->in_fd == fd)
+        return;
+    for (peer_t *other = (peer_t *) zhashx_first (node->peers); other;
+         other = (peer_t *) zhashx_next (node->peers))
+        if (other != peer && other->in_fd == fd)
+            other->in_fd = -1;
+    peer->in_fd = fd;
+}
 
 //  Stops watching the DEALER's handshake. zloop may still poll the monitor
 //  in the current round (a timer runs before the readers), so it is freed
@@ -232,16 +248,19 @@ s_hello (node_t *node, peer_t *peer, const char *mode)
     zmsg_addstr (hello, node->host);
     zmsg_addstrf (hello, "%d", node->port);
     zmsg_addstr (hello, mode);
-    zmsg_addstr (hello, peer->link);
-    zmsg_addstr (hello, *peer->their_link? peer->their_link: "-");
+    if (!peer->legacy) {
+        zmsg_addstr (hello, peer->link);
+        zmsg_addstr (hello, *peer->their_link? peer->their_link: "-");
+    }
     s_send (node, peer, &hello);
 }
 
 //  Dials `name`; `their_link` is the link of the HELLO we answer ("" when
-//  we dial of our own accord).
+//  we dial of our own accord); `legacy`: that HELLO had no links, so ours
+//  has none either (an older node refuses arguments it does not know).
 static peer_t *
 s_dial (node_t *node, const char *name, const char *host, int port, const char *mode,
-        const char *their_link)
+        const char *their_link, bool legacy)
 {
     //  Numeric addresses only reach libzmq (see dns.c).
     const char *address = dns_address (node->dns, host);
@@ -271,6 +290,7 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     randombytes_buf (random, sizeof random);
     sodium_bin2hex (peer->link, sizeof peer->link, random, sizeof random);
     snprintf (peer->their_link, sizeof peer->their_link, "%s", their_link);
+    peer->legacy = legacy;
     peer->dealer = zsock_new (ZMQ_DEALER);
     zsock_set_sndhwm (peer->dealer, OTP_HWM);
     otp_sock_harden (peer->dealer);
@@ -333,7 +353,7 @@ peer_connect (node_t *node, const char *name, const char *host, int port)
     //  A node that left unregistered first, so a strategy finding it again
     //  has found a new instance: forget the old one's goodbye.
     zhashx_delete (node->left, name);
-    if (s_dial (node, name, host, port, "dial", ""))
+    if (s_dial (node, name, host, port, "dial", "", false))
         node->dial_tokens -= 1;
 }
 
@@ -345,9 +365,11 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
     peer_t *peer = (peer_t *) arg;
     node_t *node = peer->node;
     int value = 0;
-    int event = otp_monitor_read (peer->monitor, &value);
-    if (peer->dead)
+    //  A peer dropped (or whose handshake ended) in this round has no
+    //  monitor any more, but zloop may still call its ended reader.
+    if (peer->dead || !peer->monitor)
         return 0;
+    int event = otp_monitor_read (peer->monitor, &value);
     switch (event) {
         case ZMQ_EVENT_CONNECTED:
             peer->connected = true;
@@ -388,6 +410,7 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
     ||  otp_msg_int (msg, 4, 1, 65535, &port)
     ||  (zmsg_size (msg) > 6 && (otp_msg_str (msg, 5, mode, sizeof mode)
                               || !(streq (mode, "dial") || streq (mode, "back") || streq (mode, "again"))))
+    ||  zmsg_size (msg) == 8        //  a link without its echo
     ||  (zmsg_size (msg) > 8 && (otp_msg_str (msg, 6, link, sizeof link) || !*link
                               || otp_msg_str (msg, 7, echo, sizeof echo) || !*echo))) {
         node->stats.bad_messages++;
@@ -438,11 +461,12 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
     if (!peer) {
         if (!streq (echo, "-"))
             return;     //  answers a record of ours that is gone; its close tells it
-        peer = s_dial (node, name, host, (int) port, "back", link);
+        peer = s_dial (node, name, host, (int) port, "back", link, !*link);
         if (!peer)
             return;
     }
     else {
+        peer->legacy = !*link;
         snprintf (peer->their_link, sizeof peer->their_link, "%s", link);
         //  Its record has not heard ours yet (it dialled too, or our HELLO
         //  reached it before it could resolve our host): say it again.
@@ -451,7 +475,7 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
     }
     snprintf (peer->instance, sizeof peer->instance, "%s", instance);
     peer->hello_in = true;
-    peer->in_fd = fd;
+    s_set_in_fd (node, peer, fd);
     peer->last_in = zclock_mono ();
     peer->stalled_at = node->detector.stalled_ms;
     s_check_up (node, peer);
@@ -462,8 +486,12 @@ peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
 {
     peer_t *peer = (peer_t *) zhashx_lookup (node->peers, from);
     if (cmd == NODE_HELLO) {
-        //  A HELLO comes first on a connection: the one that closed is over.
-        if (peer && peer->closing)
+        //  A HELLO `dial` or `back` comes first on a new connection: the one
+        //  that closed is over (an `again` may still be the old one's).
+        char mode [8] = "dial";
+        if (zmsg_size (msg) > 6)
+            otp_msg_str (msg, 5, mode, sizeof mode);
+        if (peer && peer->closing && !streq (mode, "again"))
             s_drop (node, peer, "connection closed");
         s_on_hello (node, from, fd, msg);
         return;
@@ -472,18 +500,22 @@ peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
         return;         //  traffic from a peer we dropped: it will time out too
     peer->last_in = zclock_mono ();
     peer->stalled_at = node->detector.stalled_ms;
-    if (fd >= 0 && !peer->closing)
-        peer->in_fd = fd;   //  a peer reconnected (ROUTER_HANDOVER): its new connection
+    if (!peer->closing)
+        s_set_in_fd (node, peer, fd);   //  reconnected (ROUTER_HANDOVER): its new connection
     if (cmd == NODE_HB) {
         //  HB [interval health [need]]: how often it beats us, how slow it
         //  knows itself to be (otp_detector), and how often it needs us to
         //  beat it (a node whose settings are fixed). A bare HB keeps the last.
         long interval, health, need = 0;
         node->stats.heartbeats_in++;
+        if (zmsg_size (msg) == 2)
+            node->stats.bad_messages++;     //  an interval without a health
         if (zmsg_size (msg) >= 3) {
-            if (otp_msg_int (msg, 0, 1, 3600000, &interval) == 0
-            &&  otp_msg_int (msg, 1, 0, 1000, &health) == 0
-            &&  (zmsg_size (msg) < 4 || otp_msg_int (msg, 2, 0, 3600000, &need) == 0)) {
+            //  Within our own bounds for the interval: a frozen peer that
+            //  said it beats once an hour must not be waited for that long.
+            if (otp_msg_int (msg, 0, 1, 600000, &interval) == 0
+            &&  otp_msg_int (msg, 1, 0, OTP_DETECTOR_SCORE_MAX, &health) == 0
+            &&  (zmsg_size (msg) < 4 || otp_msg_int (msg, 2, 0, 600000, &need) == 0)) {
                 peer->announced_ms = (int) interval;
                 peer->health = (int) health;
                 peer->need_ms = (int) need;
@@ -548,9 +580,11 @@ peer_tick (node_t *node)
         if (peer->up && now - peer->last_out >= due) {
             zmsg_t *hb = zmsg_new ();
             zmsg_addstr (hb, "HB");
-            zmsg_addstrf (hb, "%d", keep);
-            zmsg_addstrf (hb, "%d", detector->score);
-            zmsg_addstrf (hb, "%d", detector->fixed? detector->heartbeat_ms: 0);
+            if (!peer->legacy) {
+                zmsg_addstrf (hb, "%d", keep);
+                zmsg_addstrf (hb, "%d", detector->score);
+                zmsg_addstrf (hb, "%d", detector->fixed? detector->heartbeat_ms: 0);
+            }
             if (s_send (node, peer, &hb) == 0) {
                 peer->promised_ms = keep;
                 node->stats.heartbeats_out++;
