@@ -25,8 +25,10 @@ int otp_limits_fd_max (void);
 //  `otp_limits_took` adds to the count in between).
 int otp_limits_fd_used (void);
 
-//  Records that `count` descriptors were just taken (or given back, if
-//  negative) without waiting for the next count.
+//  Records that `count` descriptors were just taken, without waiting for
+//  the next count: a burst of dials between two counts must not overrun
+//  the limit. Nothing is given back this way: libzmq closes a socket's
+//  descriptors later, in its own thread, and the next count sees it.
 void otp_limits_took (int count);
 
 //  True if `count` more descriptors can be taken and OTP_FD_RESERVE still

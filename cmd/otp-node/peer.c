@@ -127,7 +127,6 @@ s_peer_destroy (peer_t **self_p)
     if (self) {
         otp_monitor_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
-        otp_limits_took (-2);
         free (self);
         *self_p = NULL;
     }
