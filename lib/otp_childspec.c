@@ -65,7 +65,10 @@ otp_childspec_dup (const otp_childspec_t *self)
     copy->type = self->type;
     copy->name = s_dup (self->name);
     copy->api = self->api;
+    copy->tagged = self->tagged;
     copy->node = s_dup (self->node);
+    copy->keep_cookie = self->keep_cookie;
+    copy->keep_cookie_set = self->keep_cookie_set;
     return copy;
 }
 
@@ -149,6 +152,12 @@ s_add_env (otp_childspec_t *self, const char *value, char *error, size_t error_s
     return 0;
 }
 
+bool
+otp_childspec_keeps_cookie (const otp_childspec_t *self)
+{
+    return self->keep_cookie_set? self->keep_cookie: self->api;
+}
+
 int
 otp_childspec_set (otp_childspec_t *self, const char *key, const char *value,
                    char *error, size_t error_size)
@@ -156,7 +165,7 @@ otp_childspec_set (otp_childspec_t *self, const char *key, const char *value,
     char show [SHOW_MAX + 4];
     static const char *keys [] = {
         "id", "command", "arg", "env", "cwd", "restart", "shutdown", "type",
-        "name", "messages", "node", NULL
+        "name", "messages", "node", "keep-cookie", NULL
     };
     bool known = false;
     for (int i = 0; keys [i] && !known; i++)
@@ -249,13 +258,25 @@ otp_childspec_set (otp_childspec_t *self, const char *key, const char *value,
     }
     else
     if (streq (key, "messages")) {
-        if (streq (value, "stdin"))
+        if (streq (value, "stdin") || streq (value, "tagged")) {
             self->api = false;
+            self->tagged = streq (value, "tagged");
+        }
         else
-        if (streq (value, "api"))
+        if (streq (value, "api")) {
             self->api = true;
+            self->tagged = false;
+        }
         else
-            return s_fail (error, error_size, "messages must be stdin or api");
+            return s_fail (error, error_size, "messages must be stdin, tagged or api");
+    }
+    else
+    if (streq (key, "keep-cookie")) {
+        if (streq (value, "yes") || streq (value, "no"))
+            self->keep_cookie = streq (value, "yes");
+        else
+            return s_fail (error, error_size, "keep-cookie must be yes or no");
+        self->keep_cookie_set = true;
     }
     else {
         assert (streq (key, "node"));
@@ -327,10 +348,15 @@ otp_childspec_encode (const otp_childspec_t *self)
         zmsg_addstr (pairs, self->name);
     }
     zmsg_addstr (pairs, "messages");
-    zmsg_addstr (pairs, self->api? "api": "stdin");
+    zmsg_addstr (pairs, self->api? "api": self->tagged? "tagged": "stdin");
     if (self->node) {
         zmsg_addstr (pairs, "node");
         zmsg_addstr (pairs, self->node);
+    }
+    //  Only when set: an otp-sup of an older version decodes the rest.
+    if (self->keep_cookie_set) {
+        zmsg_addstr (pairs, "keep-cookie");
+        zmsg_addstr (pairs, self->keep_cookie? "yes": "no");
     }
     return pairs;
 }
@@ -511,7 +537,7 @@ otp_childspec_test (void)
     s_assert_fails (spec, "shutdown", "+5", "shutdown must be");
     s_assert_fails (spec, "shutdown", "", "shutdown must be");
     s_assert_fails (spec, "type", "daemon", "type must be worker or supervisor");
-    s_assert_fails (spec, "messages", "pipe", "messages must be stdin or api");
+    s_assert_fails (spec, "messages", "pipe", "messages must be stdin, tagged or api");
     s_assert_fails (spec, "env", "FOO", "env 'FOO' is not KEY=VALUE");
     s_assert_fails (spec, "env", "=x", "is not KEY=VALUE");
     s_assert_fails (spec, "env", "1A=x", "is not KEY=VALUE");
@@ -552,9 +578,24 @@ otp_childspec_test (void)
     assert (otp_childspec_set (spec, "restart", "transient", error, sizeof error) == 0);
     assert (otp_childspec_set (spec, "shutdown", "250", error, sizeof error) == 0);
     assert (otp_childspec_set (spec, "name", "web:1", error, sizeof error) == 0);
+    assert (otp_childspec_set (spec, "messages", "tagged", error, sizeof error) == 0);
+    assert (spec->tagged && !spec->api);
+    {
+        zmsg_t *tagged = otp_childspec_encode (spec);
+        otp_childspec_t *round = otp_childspec_decode (tagged, error, sizeof error);
+        assert (round && round->tagged && !round->api);
+        otp_childspec_destroy (&round);
+        zmsg_destroy (&tagged);
+    }
     assert (otp_childspec_set (spec, "messages", "api", error, sizeof error) == 0);
+    assert (spec->api && !spec->tagged);
     assert (otp_childspec_set (spec, "node", "a@127.0.0.1", error, sizeof error) == 0);
     assert (otp_childspec_set (spec, "cwd", "/tmp", error, sizeof error) == 0);
+    //  An api child keeps the cookie unless told otherwise.
+    assert (otp_childspec_keeps_cookie (spec));
+    s_assert_fails (spec, "keep-cookie", "maybe", "keep-cookie must be yes or no");
+    assert (otp_childspec_set (spec, "keep-cookie", "no", error, sizeof error) == 0);
+    assert (!otp_childspec_keeps_cookie (spec));
 
     //  Encode, through the wire's frame list, and back: the same spec.
     zmsg_t *pairs = otp_childspec_encode (spec);
@@ -576,6 +617,7 @@ otp_childspec_test (void)
     assert (back->env [back->envc] == NULL);
     assert (streq (back->cwd, "/tmp") && streq (back->name, "web:1")
             && streq (back->node, "a@127.0.0.1") && back->api);
+    assert (back->keep_cookie_set && !otp_childspec_keeps_cookie (back));
     assert (back->restart == OTP_RESTART_TRANSIENT && back->shutdown_set
             && back->shutdown_ms == 250 && back->type == OTP_CHILD_WORKER);
     otp_childspec_destroy (&back);

@@ -16,9 +16,15 @@
       name      a registry name (otp_reg_name_valid): the child is reachable
                 by it cluster-wide
       messages  stdin (default: messages to the name arrive on stdin, one per
-                line, and a call's reply is the next line on stdout) | api
+                line, and a call's reply is the next line on stdout) | tagged
+                (each line starts with a call's id, or '-' for a plain
+                message; a reply is a line "ID REPLY", in any order) | api
                 (the child registers OTP_NAME itself through lib/)
-      node      where a cluster child should run (a placement wish)          */
+      node      where a cluster child should run (a placement wish)
+      keep-cookie  yes | no: whether the child inherits OTP_COOKIE and
+                OTP_COOKIE_FILE (otp_spawn strips them otherwise). Default:
+                yes with `messages = api` (it talks to the cluster), else no:
+                a worker does not hold the keys to the cluster by accident */
 #ifndef OTP_CHILDSPEC_H
 #define OTP_CHILDSPEC_H
 
@@ -48,7 +54,10 @@ typedef struct {
     otp_child_type_t type;
     char *name;                 //  NULL: none
     bool api;                   //  messages = api
+    bool tagged;                //  messages = tagged
     char *node;                 //  NULL: no wish
+    bool keep_cookie;           //  inherits the cookie (see keep-cookie)
+    bool keep_cookie_set;       //  false: the default (api) applies
 } otp_childspec_t;
 
 otp_childspec_t *otp_childspec_new (void);
@@ -63,6 +72,8 @@ int otp_childspec_set (otp_childspec_t *self, const char *key, const char *value
 int otp_childspec_check (const otp_childspec_t *self, char *error, size_t error_size);
 //  The shutdown that applies: the one set, else the type's default.
 int otp_childspec_shutdown (const otp_childspec_t *self);
+//  Whether the child inherits the cookie: keep-cookie if set, else api.
+bool otp_childspec_keeps_cookie (const otp_childspec_t *self);
 
 //  The spec as key, value frames (arg and env repeated, in order); and back.
 //  Decoding checks every pair with otp_childspec_set, then the whole.

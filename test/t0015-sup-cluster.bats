@@ -296,3 +296,92 @@ kill_host () {
     wait_until 10 all_members 3 a b c
     [ "$(otp-ctl -n c@127.0.0.1 which-children | awk '{ print $1, $2, $3 }')" = "$before" ]
 }
+
+@test "a call whose child stops before it replies fails at once (noproc), not at its time-out" {
+    sup_cluster a b
+    local slow="$BATS_TEST_TMPDIR/slow.sh"
+    cat > "$slow" <<'EOF2'
+#!/bin/sh
+trap 'exit 0' TERM
+while read -r line; do
+    case "$line" in
+        hang) sleep 30 & wait $! ;;
+        *) echo "pong $line" ;;
+    esac
+done
+EOF2
+    chmod +x "$slow"
+    otp-ctl -n a@127.0.0.1 start-child s1 --name s1 -- "$slow" > /dev/null
+    wait_until 5 bash -c "[ \"\$(otp-ctl -n a@127.0.0.1 call s1 x)\" = 'pong x' ]"
+    local t0 took status=0
+    t0=$(now_ms)
+    otp-ctl -n a@127.0.0.1 call s1 hang --timeout 20000 > "$BATS_TEST_TMPDIR/call.out" 2>&1 &
+    track $!
+    local caller=$!
+    sleep 1
+    otp-ctl -n a@127.0.0.1 stop-child s1 > /dev/null
+    wait "$caller" || status=$?
+    took=$(( $(now_ms) - t0 ))
+    echo "# the call: exit $status after $took ms: $(cat "$BATS_TEST_TMPDIR/call.out")" >&3
+    [ "$status" -ne 0 ]
+    grep -q "exited before it replied" "$BATS_TEST_TMPDIR/call.out"
+    [ "$took" -lt 10000 ]
+}
+
+# A tagged child (messages = tagged): "ID MSG" for a call, "- MSG" for a
+# plain message; it answers "ID REPLY". `slow` answers after 2 s from the
+# background, `twice` answers twice, `mute` never answers, `noise` writes a
+# line with no id first.
+write_tagged_child () {
+    TAGGED="$BATS_TEST_TMPDIR/tagged.sh"
+    cat > "$TAGGED" <<'EOF2'
+#!/bin/bash
+trap 'exit 0' TERM
+while read -r id msg; do
+    [ "$id" = - ] && continue
+    case "$msg" in
+        slow) (sleep 2; echo "$id slow done") & ;;
+        twice) echo "$id first"; echo "$id second" ;;
+        mute) ;;
+        noise) echo "hello from the child"; echo "$id quiet" ;;
+        *) echo "$id pong $msg" ;;
+    esac
+done
+EOF2
+    chmod +x "$TAGGED"
+}
+
+@test "tagged calls: replies match their calls in any order; a repeated, late or missing reply breaks no other call" {
+    sup_cluster a b
+    write_tagged_child
+    otp-ctl -n a@127.0.0.1 start-child t1 --name t1 --messages tagged -- "$TAGGED" > /dev/null
+    wait_until 5 bash -c "[ \"\$(otp-ctl -n a@127.0.0.1 call t1 x)\" = 'pong x' ]"
+    # A slow call and a fast one at once: each gets its own answer, the
+    # fast one first.
+    otp-ctl -n a@127.0.0.1 call t1 slow --timeout 10000 > "$BATS_TEST_TMPDIR/slow.out" &
+    track $!
+    local slow=$!
+    sleep 0.3
+    [ "$(otp-ctl -n b@127.0.0.1 call t1 fast)" = "pong fast" ]
+    kill -0 "$slow"
+    wait "$slow"
+    [ "$(cat "$BATS_TEST_TMPDIR/slow.out")" = "slow done" ]
+    # Answered twice: the second line is dropped, and counted.
+    [ "$(otp-ctl -n a@127.0.0.1 call t1 twice)" = "first" ]
+    # Never answered: that caller times out; the next ones get their own.
+    run otp-ctl -n a@127.0.0.1 call t1 mute --timeout 500
+    [ "$status" -ne 0 ]
+    local i
+    for i in 1 2 3; do
+        [ "$(otp-ctl -n b@127.0.0.1 call t1 "n$i")" = "pong n$i" ]
+    done
+    # A line without an id is the child's output, not a reply.
+    [ "$(otp-ctl -n a@127.0.0.1 call t1 noise)" = "quiet" ]
+    wait_until 5 grep -q "hello from the child" "$BATS_TEST_TMPDIR"/*.sup.log
+    # A plain message is no call: nothing answers it, nothing shifts.
+    otp-ctl -n a@127.0.0.1 send t1 "just so" > /dev/null
+    [ "$(otp-ctl -n a@127.0.0.1 call t1 after)" = "pong after" ]
+    local host
+    host=$(otp-ctl -n a@127.0.0.1 which-children | awk '$1 == "t1" { sub(/@.*/, "", $2); print $2 }')
+    [ "$(otp-ctl -n "$host@127.0.0.1" sup-info | awk '$1 == "replies_unmatched" { print $2 }')" -ge 1 ]
+}

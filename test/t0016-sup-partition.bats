@@ -59,6 +59,20 @@ names_report () {
             "$BATS_TEST_TMPDIR/h$h.reg.log" | tail -40 | sed "s/^/# host $h log: /"
     done >&3
 }
+# truth_everywhere N: which-children on every host shows c1..cN where they
+# run: the same node, the pid of the one live process, status running.
+truth_everywhere () {
+    local n=$1 i h pid row
+    for i in $(seq 1 "$n"); do
+        pid=$(live_pids "c$i")
+        [ "$(echo "$pid" | wc -w)" -eq 1 ] || return 1
+        for h in 1 2 3; do
+            row=$(netns_ctl "$h" which-children | awk -v id="c$i" '$1 == id { print $3, $4 }')
+            [ "$row" = "$pid running" ] || { TRUTH_WRONG="host $h: c$i $row, not $pid running"; return 1; }
+        done
+    done
+}
+
 everyone_answers () {
     local n=$1 i h
     for i in $(seq 1 "$n"); do
@@ -91,6 +105,9 @@ everyone_answers () {
     wait_until 15 everyone_answers 12
     all_run_once 12
     never_twice
+    # One source of truth: every host shows each child's one live process
+    # (a member that does not run a child has no say in how it runs).
+    wait_until 3 truth_everywhere 12 || { echo "# $TRUTH_WRONG" >&3; names_report; false; }
     [ "$(netns_ctl 1 which-children | awk 'NR > 1 { print $1, $2 }')" = \
       "$(netns_ctl 3 which-children | awk 'NR > 1 { print $1, $2 }')" ]
 }

@@ -10,7 +10,8 @@
 
 #define START_USAGE "usage: otp-ctl start-child ID [--name NAME] [--restart permanent|transient|temporary]\n" \
                     "           [--shutdown MS|brutal_kill|infinity] [--type worker|supervisor] [--node NODE]\n" \
-                    "           [--cwd DIR] [--env KEY=VALUE]... [--messages stdin|api] [--local] -- COMMAND [ARGS...]"
+                    "           [--cwd DIR] [--env KEY=VALUE]... [--messages stdin|tagged|api] [--keep-cookie yes|no]\n" \
+                    "           [--local] -- COMMAND [ARGS...]"
 
 //  Bad usage: one line (or the usage), exit 2, before anything is sent.
 static void __attribute__ ((format (printf, 1, 2), noreturn))
@@ -40,7 +41,7 @@ static otp_childspec_t *
 s_start_spec (ctl_t *ctl, int argc, char **argv, bool *local)
 {
     static const char *flags [] = {
-        "name", "restart", "shutdown", "type", "node", "cwd", "env", "messages", NULL
+        "name", "restart", "shutdown", "type", "node", "cwd", "env", "messages", "keep-cookie", NULL
     };
     otp_childspec_t *spec = otp_childspec_new ();
     bool have_id = false;

@@ -304,6 +304,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
         .env = env,
         .cwd = spec->cwd,
         .death_signal = SIGKILL,
+        .keep_cookie = otp_childspec_keeps_cookie (spec),
     };
     pid_t pid = otp_spawn (&opts, error, error_size);
     for (int i = 0; i < 3; i++)

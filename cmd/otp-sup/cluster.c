@@ -25,6 +25,11 @@
 
 #define CLUSTER_TICK_MS 20
 #define CLUSTER_BEAT_MS 500
+//  Every member says again how its children run, this often: a RUN that
+//  came before the version naming its sender (over another member's
+//  connection), or for a child we did not know yet, was not believed, and
+//  nothing else would say it again while the child runs on.
+#define CLUSTER_RUN_REFRESH_MS 1000
 #define CLUSTER_RETRY_MIN_MS 5
 #define CLUSTER_RETRY_MAX_MS 500
 #define CLUSTER_BATCH 256               //  entries per message of a table
@@ -43,6 +48,16 @@ typedef struct {
     uint64_t generation;            //  restart-child: a new one
     //  How it runs at its owner, as the owner last said.
     uint64_t run_epoch;
+    //  A RUN from a member that runs a newer version than ours (it came
+    //  before that version did, over another member's connection): kept,
+    //  and applied if the version comes naming that member.
+    struct {
+        char from [OTP_NODE_MAX + 1];
+        uint64_t epoch;
+        long pid;
+        int restarts;
+        char status [16];
+    } early;
     long pid;
     int restarts;
     char status [16];
@@ -88,8 +103,10 @@ struct _cluster_t {
     bool timed;                     //  some entry waits for a time (a retry, a failover delay)
     int timer;
     int64_t next_beat;
+    int64_t next_run_refresh;
     struct {
         uint64_t failovers, handoffs, conflicts, versions_in, versions_out, bad_batches;
+        uint64_t runs_ignored;      //  RUN reports from members that do not own the child
     } stats;
 };
 
@@ -416,6 +433,13 @@ s_write (cluster_t *self, entry_t *entry, const char *owner, estate_t state, boo
     snprintf (heir, sizeof heir, "%s", owner);
     entry->epoch++;
     snprintf (entry->writer, sizeof entry->writer, "%s", self->me);
+    if (!streq (entry->owner, heir)) {
+        //  What the last owner said of its process is no longer the truth.
+        entry->pid = 0;
+        entry->restarts = 0;
+        *entry->status = 0;
+        entry->run_epoch = entry->epoch;
+    }
     snprintf (entry->owner, sizeof entry->owner, "%s", heir);
     entry->state = state;
     if (new_generation)
@@ -629,7 +653,8 @@ s_apply (cluster_t *self, const char *from, zmsg_t *op)
             self->stats.conflicts++;
             zmsg_t *ops = zmsg_new ();
             s_add_entry (ops, entry);
-            s_add_run (ops, entry);
+            if (entry->child)
+                s_add_run (ops, entry);     //  only what we run: we own it
             s_send (self, from, ops);
             zmsg_destroy (&ops);
         }
@@ -644,6 +669,21 @@ s_apply (cluster_t *self, const char *from, zmsg_t *op)
     else
     if (entry->child && !streq (owner, self->me))
         self->stats.conflicts++;
+    if (!streq (entry->owner, owner)) {
+        //  A new owner: what the last one said of its process is no longer
+        //  the truth. Until the new one reports, the child is "starting".
+        entry->pid = 0;
+        entry->restarts = 0;
+        *entry->status = 0;
+        entry->run_epoch = (uint64_t) epoch;
+        if (streq (entry->early.from, owner) && entry->early.epoch >= (uint64_t) epoch) {
+            entry->run_epoch = entry->early.epoch;
+            entry->pid = entry->early.pid;
+            entry->restarts = entry->early.restarts;
+            snprintf (entry->status, sizeof entry->status, "%s", entry->early.status);
+        }
+        *entry->early.from = 0;
+    }
     otp_childspec_destroy (&entry->spec);
     entry->spec = spec;
     entry->epoch = (uint64_t) epoch;
@@ -655,8 +695,13 @@ s_apply (cluster_t *self, const char *from, zmsg_t *op)
     s_reconcile (self, entry);
 }
 
+//  How a child runs, as its owner says. Only the owner of the version we
+//  hold is believed: a member that does not run the child knows nothing of
+//  its process, and once any member could report, the last report to
+//  arrive won (a stale "stopped" from across a healed partition stayed
+//  for good). One member's reports come in order, over one connection.
 static void
-s_apply_run (cluster_t *self, zmsg_t *op)
+s_apply_run (cluster_t *self, const char *from, zmsg_t *op)
 {
     char id [OTP_CHILD_ID_MAX + 1], status [16];
     long epoch, pid, restarts;
@@ -667,6 +712,19 @@ s_apply_run (cluster_t *self, zmsg_t *op)
         return;
     }
     entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (entry && !streq (from, entry->owner)) {
+        if ((uint64_t) epoch > entry->epoch && !entry->child) {
+            //  It runs a version we have not yet got: kept for that version.
+            snprintf (entry->early.from, sizeof entry->early.from, "%s", from);
+            entry->early.epoch = (uint64_t) epoch;
+            entry->early.pid = pid;
+            entry->early.restarts = (int) restarts;
+            snprintf (entry->early.status, sizeof entry->early.status, "%s", status);
+        }
+        else
+            self->stats.runs_ignored++;
+        return;
+    }
     if (entry && (uint64_t) epoch >= entry->run_epoch && !entry->child) {
         entry->run_epoch = (uint64_t) epoch;
         entry->pid = pid;
@@ -724,7 +782,7 @@ cluster_on_batch (cluster_t *self, const char *from, zframe_t *payload)
             s_apply (self, from, op);
         else
         if (index == SUP_OP_RUN)
-            s_apply_run (self, op);
+            s_apply_run (self, from, op);
         else
         if (index == SUP_OP_SEES) {
             peer_t *peer = s_peer (self, from);
@@ -863,6 +921,28 @@ s_call_op (cluster_t *self, const char *node, const char *op, const char *arg, c
     zframe_destroy (&payload);
 }
 
+//  RUN of every child we run, to every member, in batches.
+static void
+s_refresh_runs (cluster_t *self)
+{
+    zmsg_t *ops = zmsg_new ();
+    int count = 0;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        if (!entry->child)
+            continue;
+        s_add_run (ops, entry);
+        if (++count % CLUSTER_BATCH == 0) {
+            zmsg_t *full = ops;
+            ops = zmsg_new ();
+            s_broadcast (self, &full);
+        }
+    }
+    if (zmsg_size (ops))
+        s_broadcast (self, &ops);
+    zmsg_destroy (&ops);
+}
+
 //  BEAT, and what we reach (SEES), as one call.
 static void
 s_beat (cluster_t *self, const char *node, const char *sees)
@@ -960,6 +1040,10 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         zlistx_destroy (&entries);
         if (orphans && s_quorum (self))
             s_check_orphans (self);
+    }
+    if (now >= self->next_run_refresh) {
+        self->next_run_refresh = now + CLUSTER_RUN_REFRESH_MS;
+        s_refresh_runs (self);
     }
     if (now >= self->next_beat) {
         self->next_beat = now + CLUSTER_BEAT_MS;
@@ -1307,4 +1391,6 @@ cluster_info (cluster_t *self, zmsg_t *reply)
     zmsg_addstrf (reply, "%" PRIu64, self->stats.versions_out);
     zmsg_addstr (reply, "bad_batches");
     zmsg_addstrf (reply, "%" PRIu64, self->stats.bad_batches);
+    zmsg_addstr (reply, "runs_ignored");
+    zmsg_addstrf (reply, "%" PRIu64, self->stats.runs_ignored);
 }

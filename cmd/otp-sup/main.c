@@ -57,6 +57,8 @@ s_usage (FILE *out)
 "        name = db                   # reachable by name (needs --node)\n"
 "        env\n"
 "            DB_MODE = \"fast\"\n"
+"        keep-cookie = no            # yes: inherits OTP_COOKIE (default: yes for\n"
+"                                    # messages = api, no otherwise)\n"
 "    child = web                     # a supervisor in this process\n"
 "        type = supervisor\n"
 "        strategy = rest_for_one\n"
@@ -166,6 +168,18 @@ s_on_message (app_t *self, zmsg_t *msg)
         port = (port_t *) zhashx_lookup (self->ports, message->ref);
     if (port) {
         port_on_message (port, &message);
+        return;
+    }
+    //  Mail for a port that is gone (its child stopped or moved; the node
+    //  had not yet heard the detach): the caller is told noproc, as the
+    //  node tells it once the address is free, and tries where the name is
+    //  now. Taken as a request to otp-sup, it came back as a successful
+    //  call with otp-sup's "not a request" for an answer.
+    if (!streq (message->to, OTP_SUP_PROCESS)) {
+        if (streq (message->kind, "call"))
+            otp_client_noproc (self->client, message);
+        self->stats.dropped++;
+        otp_message_destroy (&message);
         return;
     }
     const char *at = strchr (message->from, '@');

@@ -11,11 +11,17 @@
 
 #define PORT_QUEUE_MAX (1024 * 1024)    //  bytes waiting for stdin, then drop
 #define PORT_CALLS_MAX 1024             //  calls waiting for a reply line
+//  A tagged call whose reply has not come in this long is forgotten: its
+//  caller has given up (otp-ctl's longest wait is its -t), and a late line
+//  with its id is then dropped like any other unknown one.
+#define PORT_CALL_EXPIRE_MS 60000
 
 typedef struct {
-    char *line;                     //  with its '\n'
+    char *line;                     //  with its '\n'; freed once written
     size_t size, sent;
     otp_message_t *call;            //  NULL for a plain message
+    uint64_t id;                    //  a tagged call's id (messages = tagged)
+    int64_t written_at;
 } pending_t;
 
 struct _port_t {
@@ -29,7 +35,9 @@ struct _port_t {
     bool writing;                   //  a POLLOUT poller is on
     zlistx_t *queue;                //  pending_t, to write
     size_t queued;
-    zlistx_t *calls;                //  otp_message_t, written, waiting for a line
+    zlistx_t *calls;                //  pending_t with a call, written, waiting for a line
+    bool tagged;                    //  messages = tagged: lines carry call ids
+    uint64_t next_id;
     int retry_timer;                //  taking the name back; -1: none
     int64_t warned;
     bool dead;                      //  destroyed, waiting in the graveyard
@@ -63,7 +71,8 @@ port_new (app_t *app, child_t *child, const char *name)
     self->queue = zlistx_new ();
     zlistx_set_destructor (self->queue, (zlistx_destructor_fn *) s_pending_destroy);
     self->calls = zlistx_new ();
-    zlistx_set_destructor (self->calls, (zlistx_destructor_fn *) otp_message_destroy);
+    zlistx_set_destructor (self->calls, (zlistx_destructor_fn *) s_pending_destroy);
+    self->tagged = child_spec (child)->tagged;
     //  Not waited for: the node takes requests in order, so the attach is
     //  done before any registration of the address can be answered.
     otp_client_request (app->client, "attach", self->address);
@@ -86,6 +95,13 @@ port_destroy (port_t **self_p)
                                      zframe_data (request), zframe_size (request), "unregister");
             zframe_destroy (&request);
         }
+        //  Calls waiting for stdin get their answer now, as the node gives
+        //  it once the address is free (noproc), rather than at their
+        //  time-out; those written are answered by port_set_stdin.
+        for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
+             pending = (pending_t *) zlistx_next (self->queue))
+            if (pending->call)
+                otp_client_noproc (self->app->client, pending->call);
         otp_client_request (self->app->client, "detach", self->address);
         zhashx_delete (self->app->ports, self->address);
         port_set_stdin (self, -1);
@@ -205,18 +221,20 @@ s_flush (port_t *self)
         if (pending->sent < pending->size)
             break;
         self->queued -= pending->size;
+        zlistx_detach_cur (self->queue);
         if (pending->call) {
             if (zlistx_size (self->calls) >= PORT_CALLS_MAX) {
-                otp_message_t *oldest = (otp_message_t *) zlistx_first (self->calls);
+                pending_t *oldest = (pending_t *) zlistx_first (self->calls);
                 zlistx_detach_cur (self->calls);
-                otp_message_destroy (&oldest);
+                s_pending_destroy (&oldest);
                 self->app->stats.dropped++;
             }
-            zlistx_add_end (self->calls, pending->call);
-            pending->call = NULL;
+            zstr_free (&pending->line);
+            pending->written_at = zclock_mono ();
+            zlistx_add_end (self->calls, pending);
         }
-        zlistx_detach_cur (self->queue);
-        s_pending_destroy (&pending);
+        else
+            s_pending_destroy (&pending);
     }
     bool want = self->stdin_fd >= 0 && zlistx_size (self->queue) > 0;
     if (want != self->writing) {
@@ -250,21 +268,83 @@ port_set_stdin (port_t *self, int fd)
         close (self->stdin_fd);
     self->stdin_fd = fd;
     //  Calls written to the process that exited will never be answered by
-    //  the next one: their callers time out, as with a crashed gen_server.
+    //  the next one: their callers hear it at once (noproc: "exited before
+    //  it replied"), as a gen_server:call hears of its callee's crash from
+    //  its monitor, rather than at their time-out.
+    for (pending_t *call = (pending_t *) zlistx_first (self->calls); call;
+         call = (pending_t *) zlistx_next (self->calls))
+        otp_client_noproc (self->app->client, call->call);
     zlistx_purge (self->calls);
     if (fd >= 0)
         s_flush (self);
 }
 
+//  Tagged calls whose reply is overdue are forgotten (PORT_CALL_EXPIRE_MS).
+static void
+s_expire (port_t *self)
+{
+    int64_t now = zclock_mono ();
+    pending_t *call;
+    while ((call = (pending_t *) zlistx_first (self->calls))
+       &&  now - call->written_at > PORT_CALL_EXPIRE_MS) {
+        zlistx_detach_cur (self->calls);
+        s_pending_destroy (&call);
+        self->app->stats.calls_expired++;
+    }
+}
+
+//  "ID REST" with ID a call's decimal id: the id, and REST in `rest`.
+static bool
+s_tag (const char *line, uint64_t *id, const char **rest)
+{
+    if (*line < '1' || *line > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (line, &end, 10);
+    if (errno || (*end != ' ' && *end != 0))
+        return false;
+    *id = (uint64_t) value;
+    *rest = *end? end + 1: end;
+    return true;
+}
+
 bool
 port_on_line (port_t *self, const char *line)
 {
-    otp_message_t *call = (otp_message_t *) zlistx_first (self->calls);
-    if (!call)
-        return false;
-    zlistx_detach_cur (self->calls);
-    otp_client_reply (self->app->client, call, line, strlen (line));
-    otp_message_destroy (&call);
+    pending_t *call = NULL;
+    if (self->tagged) {
+        //  A reply names its call: any order, and a late, repeated or
+        //  unknown id is dropped without touching the others. A line
+        //  with no id is the child's own output (logged).
+        uint64_t id;
+        const char *rest;
+        if (!s_tag (line, &id, &rest))
+            return false;
+        s_expire (self);
+        for (call = (pending_t *) zlistx_first (self->calls); call;
+             call = (pending_t *) zlistx_next (self->calls))
+            if (call->id == id)
+                break;
+        if (!call) {
+            self->app->stats.replies_unmatched++;
+            if (otp_log_ratelimit (&self->warned, 1000))
+                otp_warn ("%s: a reply to no call waiting (id %" PRIu64 "): dropped; %" PRIu64
+                          " so far", self->name, id, self->app->stats.replies_unmatched);
+            return true;
+        }
+        zlistx_detach_cur (self->calls);
+        line = rest;
+    }
+    else {
+        //  One reply per line, in order: the oldest call takes it.
+        call = (pending_t *) zlistx_first (self->calls);
+        if (!call)
+            return false;
+        zlistx_detach_cur (self->calls);
+    }
+    otp_client_reply (self->app->client, call->call, line, strlen (line));
+    s_pending_destroy (&call);
     self->app->stats.replies++;
     return true;
 }
@@ -281,16 +361,32 @@ s_deliver (port_t *self, otp_message_t **message_p)
         otp_message_destroy (message_p);
         return;
     }
+    if (self->tagged)
+        s_expire (self);
     pending_t *pending = (pending_t *) zmalloc (sizeof (pending_t));
-    pending->line = (char *) malloc (size + 1);
-    memcpy (pending->line, zframe_data (message->payload), size);
+    bool call = streq (message->kind, "call");
+    //  Tagged: "ID " before a call, "- " before a plain message.
+    char tag [24] = "";
+    if (self->tagged) {
+        if (call)
+            pending->id = ++self->next_id;
+        if (call)
+            snprintf (tag, sizeof tag, "%" PRIu64 " ", pending->id);
+        else
+            snprintf (tag, sizeof tag, "- ");
+    }
+    size_t tag_size = strlen (tag);
+    pending->line = (char *) malloc (tag_size + size + 1);
+    memcpy (pending->line, tag, tag_size);
+    memcpy (pending->line + tag_size, zframe_data (message->payload), size);
     //  One message, one line: a newline inside would split it in two.
-    for (size_t i = 0; i < size; i++)
+    for (size_t i = tag_size; i < tag_size + size; i++)
         if (pending->line [i] == '\n' || pending->line [i] == '\r')
             pending->line [i] = ' ';
+    size += tag_size;
     pending->line [size] = '\n';
     pending->size = size + 1;
-    if (streq (message->kind, "call")) {
+    if (call) {
         pending->call = message;
         *message_p = NULL;
     }

@@ -182,6 +182,7 @@ s_info (app_t *app, otp_message_t **call_p)
     zmsg_addstrf (values, "%" PRIu64, app->stats.field);
     STAT (starts) STAT (restarts) STAT (exits) STAT (exec_failures)
     STAT (messages_in) STAT (replies) STAT (dropped)
+    STAT (replies_unmatched) STAT (calls_expired)
 #undef STAT
     if (app->cluster)
         cluster_info (app->cluster, values);

@@ -52,6 +52,7 @@ struct _app_t {
     int exit_status;
     struct {
         uint64_t starts, restarts, exits, exec_failures, messages_in, replies, dropped;
+        uint64_t replies_unmatched, calls_expired;     //  tagged ports
     } stats;
 };
 
