@@ -34,12 +34,16 @@ PROBE     := $(BUILD)/bin/otp-probe
 SLOWDNS   := $(BUILD)/lib/libslowdns.so
 ECHO      := $(BUILD)/bin/otp-echo
 GOSSIPTOOL := $(BUILD)/bin/otp-gossip-tool
+FLOOD     := $(BUILD)/bin/otp-flood
+ZMTPATTACK := $(BUILD)/bin/otp-zmtp-attack
+SQUAT     := $(BUILD)/bin/otp-squat
+BLAST     := $(BUILD)/bin/otp-blast
 BENCH     := $(BUILD)/bin/otp-bench
 EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 
 .SECONDARY:
-.PHONY: all test check unit bench bench-hosts scale run run-multi stop install uninstall clean fuzz
-all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(GOSSIPTOOL) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
+.PHONY: all test check unit bench bench-hosts scale chaos run run-multi stop install uninstall clean fuzz
+all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(GOSSIPTOOL) $(FLOOD) $(ZMTPATTACK) $(SQUAT) $(BLAST) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@mkdir -p $(dir $@)
@@ -72,6 +76,27 @@ $(ECHO): $(BUILD)/test/tools/otp-echo.o $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(GOSSIPTOOL): $(BUILD)/test/tools/otp-gossip-tool.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+#  A raw-socket attacker: needs nothing of ours.
+$(FLOOD): $(BUILD)/test/tools/otp-flood.o
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ -o $@
+
+$(ZMTPATTACK): $(BUILD)/test/tools/otp-zmtp-attack.o
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ -o $@
+
+$(SQUAT): $(BUILD)/test/tools/otp-squat.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BLAST): $(BUILD)/test/tools/otp-blast.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -110,6 +135,15 @@ SCALE_HOLD ?= 60
 scale: all
 	OTP_BIN=$(abspath $(BUILD)/bin) OTP_SCALE_HOLD=$(SCALE_HOLD) bats test/t0027-scale.bats
 	OTP_BIN=$(abspath $(BUILD)/bin) SCALE_HOLD=$(SCALE_HOLD) bench/scale
+
+# The chaos suite (test/t0032-chaos.bats, root: network namespaces) over
+# many seeds: make chaos SEEDS="1 2 3 4 5" CHAOS_SECONDS=60. The default
+# suite runs seed 1 for 20 s.
+SEEDS ?= 1 2 3 4 5 6 7 8 9 10
+CHAOS_SECONDS ?= 60
+chaos: all
+	OTP_BIN=$(abspath $(BUILD)/bin) OTP_CHAOS_SEEDS="$(SEEDS)" OTP_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	    bats test/t0032-chaos.bats
 
 # Several hosts on network namespaces (root): formation, cut and restore
 # under each strategy (STRATEGIES="gossip epmd" by default).
@@ -194,12 +228,16 @@ uninstall:
 
 # Coverage-guided fuzzing of the wire parsers (needs clang): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c)))
 fuzz:
-	@mkdir -p build-fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
-	    $(shell pkg-config --cflags $(PKGS)) test/fuzz/fuzz_proto.c $(LIB_SRC) \
-	    $(LDLIBS) -o build-fuzz/fuzz_proto
-	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus
+	@for target in $(FUZZ_TARGETS); do \
+	    mkdir -p build-fuzz/corpus-$$target && \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
+	        $(shell pkg-config --cflags $(PKGS)) test/fuzz/$$target.c $(LIB_SRC) \
+	        $(LDLIBS) -o build-fuzz/$$target && \
+	    build-fuzz/$$target -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$target \
+	    || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -15,6 +15,8 @@
 #include "otp_monitor.h"
 #include "otp_limits.h"
 #include "otp_detector.h"
+#include "otp_gate.h"
+#include "otp_zmtp.h"
 #include "otp_spawn.h"
 #include "otp_request.h"
 #include "otp_client.h"

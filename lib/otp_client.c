@@ -20,8 +20,38 @@ struct _otp_client_t {
     int refs;                       //  call references
     zlistx_t *mailbox;              //  zmsg_t: MSG and EVENT kept while waiting
     char self [OTP_NAME_MAX + 1];   //  our address, "" until we have one
+    //  Bytes read from the node (as it counts them: the frames of each
+    //  message), and the count we last told it (`ack`): the node holds a
+    //  process to a byte budget of what it sent and was not acknowledged.
+    uint64_t received, acked;
     char error [1024];
 };
+
+#define ACK_EVERY (64 * 1024)
+
+//  A message taken from the node: counted, and every ACK_EVERY bytes the
+//  node is told (REQ 0 ack TOTAL: id 0, no reply). Never blocks: a node
+//  that does not read is told with the next message.
+static zmsg_t *
+s_took (otp_client_t *self, zmsg_t *msg)
+{
+    if (!msg)
+        return NULL;
+    self->received += zmsg_content_size (msg);
+    if (self->received - self->acked >= ACK_EVERY) {
+        char total [24];
+        snprintf (total, sizeof total, "%" PRIu64, self->received);
+        void *dealer = zsock_resolve (self->dealer);
+        if (zmq_send (dealer, "REQ", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 3) {
+            //  The first frame is in: the rest of the message goes too.
+            zmq_send (dealer, "0", 1, ZMQ_SNDMORE);
+            zmq_send (dealer, "ack", 3, ZMQ_SNDMORE);
+            zmq_send (dealer, total, strlen (total), 0);
+            self->acked = self->received;
+        }
+    }
+    return msg;
+}
 
 otp_message_t *
 otp_message_parse (zmsg_t *msg)
@@ -156,7 +186,7 @@ s_recv (otp_client_t *self, int64_t deadline)
         int wait = left <= 0? 0: left > INT_MAX? -1: (int) left;
         void *which = zpoller_wait (self->poller, wait);
         if (which == self->dealer)
-            return zmsg_recv (self->dealer);
+            return s_took (self, zmsg_recv (self->dealer));
         if (which != otp_monitor_socket (self->monitor)) {
             if (zpoller_terminated (self->poller) || zclock_mono () >= deadline) {
                 s_error (self, "%s did not answer within %d ms", self->node, self->timeout_ms);
@@ -407,8 +437,9 @@ otp_client_send_request (otp_client_t *self, const char *name, const char *node,
     return s_send (self, name, node, data, size, "call", ref);
 }
 
-int
-otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *data, size_t size)
+static int
+s_answer (otp_client_t *self, const otp_message_t *call, const void *data, size_t size,
+          const char *kind)
 {
     char name [OTP_NAME_MAX + 1];
     const char *at = strchr (call->from, '@');
@@ -419,7 +450,19 @@ otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *dat
     }
     memcpy (name, call->from, len);
     name [len] = 0;
-    return s_send (self, name, at + 1, data, size, "reply", call->ref);
+    return s_send (self, name, at + 1, data, size, kind, call->ref);
+}
+
+int
+otp_client_reply (otp_client_t *self, const otp_message_t *call, const void *data, size_t size)
+{
+    return s_answer (self, call, data, size, "reply");
+}
+
+int
+otp_client_noproc (otp_client_t *self, const otp_message_t *call)
+{
+    return s_answer (self, call, "", 0, "noproc");
 }
 
 zmsg_t *
@@ -429,7 +472,7 @@ otp_client_try (otp_client_t *self)
     if (kept || self->lost)
         return kept;
     if (zsock_events (self->dealer) & ZMQ_POLLIN)
-        return zmsg_recv (self->dealer);
+        return s_took (self, zmsg_recv (self->dealer));
     //  A lost connection shows only on the monitor.
     zsock_t *monitor = otp_monitor_socket (self->monitor);
     while (zsock_events (monitor) & ZMQ_POLLIN)

@@ -104,5 +104,10 @@ int otp_client_send_request (otp_client_t *self, const char *name, const char *n
 //  Answers a message whose kind is "call".
 int otp_client_reply (otp_client_t *self, const otp_message_t *call,
                       const void *data, size_t size);
+//  Answers a call as the node does when nobody holds its address (a
+//  reply of kind "noproc"): for one of our names that we have given up
+//  while calls to it were on their way. The caller tries elsewhere or
+//  fails, never taking whoever else reads our mail for the callee.
+int otp_client_noproc (otp_client_t *self, const otp_message_t *call);
 
 #endif

@@ -10,17 +10,26 @@ otp_monitor_t *
 otp_monitor_new (zsock_t *sock, int events)
 {
     static unsigned long counter = 0;
-    otp_monitor_t *self = (otp_monitor_t *) zmalloc (sizeof (otp_monitor_t));
-    assert (self);
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://otp-monitor-%d-%lu", getpid (), ++counter);
-    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint, events);
-    assert (rc == 0);
+    //  libzmq makes a socket of its own for the monitor: out of sockets or
+    //  descriptors, it fails, and the caller goes without.
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint, events))
+        return NULL;
+    otp_monitor_t *self = (otp_monitor_t *) zmalloc (sizeof (otp_monitor_t));
+    assert (self);
     self->watched = sock;
     self->pipe = zsock_new (ZMQ_PAIR);
     assert (self->pipe);
-    rc = zsock_connect (self->pipe, "%s", endpoint);
-    assert (rc == 0);
+    //  libzmq's I/O thread sends each event blocking, holding the watched
+    //  socket's monitor lock: with the pipe at its high-water mark (1,000
+    //  events: a burst of connections) all of libzmq's I/O waits for our
+    //  loop, and zmq_socket_monitor (NULL) at shutdown deadlocks on the
+    //  lock. An inproc pipe is unbounded when the connecting side's
+    //  receive HWM is 0; events are small and read at every wake.
+    zsock_set_rcvhwm (self->pipe, 0);
+    int rc = zsock_connect (self->pipe, "%s", endpoint);
+    assert (rc == 0);           //  inproc, to an endpoint that exists
     return self;
 }
 

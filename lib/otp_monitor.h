@@ -9,7 +9,8 @@
 
 typedef struct _otp_monitor_t otp_monitor_t;
 
-//  Starts watching `sock` for `events` (ZMQ_EVENT_* bits).
+//  Starts watching `sock` for `events` (ZMQ_EVENT_* bits); NULL if libzmq
+//  cannot make its monitor socket (out of sockets or descriptors).
 otp_monitor_t *otp_monitor_new (zsock_t *sock, int events);
 //  Stops watching; call before the watched socket is destroyed.
 void otp_monitor_destroy (otp_monitor_t **self_p);

@@ -21,6 +21,7 @@ const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1] = {
     [NODE_REQ]   = { "REQ",   2, 16, -1 },
     [NODE_SEND]  = { "SEND",  3, 5, 2 },
     [NODE_SPAWN] = { "SPAWN", 2, 64, -1 },
+    [NODE_ACK]   = { "ACK",   1, 1, -1 },
     [NODE_CMD_COUNT] = { NULL, 0, 0, -1 }
 };
 

@@ -26,7 +26,10 @@ typedef struct {
     int payload_arg;        //  index of the one argument that may be large, or -1
 } otp_cmd_t;
 
-//  Port mapper requests, client -> otp-epmd (ROUTER).
+//  Port mapper requests, client -> otp-epmd. ALIVE and BYE only on its
+//  local endpoint (an abstract Unix socket: this host, this network
+//  namespace), look-ups on TCP.
+#define OTP_EPMD_IPC "ipc://@otp-epmd-%d"
 enum { EPMD_ALIVE, EPMD_BYE, EPMD_PORT, EPMD_NAMES, EPMD_INFO, EPMD_CMD_COUNT };
 extern const otp_cmd_t otp_epmd_cmds [EPMD_CMD_COUNT + 1];
 
@@ -39,6 +42,7 @@ enum {
     NODE_REQ,       //  client: request id, command, arguments...
     NODE_SEND,      //  client: to-name, to-node, payload [kind ref]
     NODE_SPAWN,     //  client: request id, command, arguments... - run it here
+    NODE_ACK,       //  peer: total - bytes of ROUTE received from us so far (the byte budget)
     NODE_CMD_COUNT
 };
 extern const otp_cmd_t otp_node_cmds [NODE_CMD_COUNT + 1];

@@ -20,6 +20,8 @@ main (void)
         { "otp_metrics", otp_metrics_test },
         { "otp_limits", otp_limits_test },
         { "otp_detector", otp_detector_test },
+        { "otp_gate", otp_gate_test },
+        { "otp_zmtp", otp_zmtp_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

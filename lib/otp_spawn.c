@@ -10,11 +10,22 @@
 #include <sys/prctl.h>
 #include <linux/close_range.h>
 
-//  Our environment, less what `extra` overrides, then `extra`. The strings
-//  are borrowed; only the array is new.
-static char **
-s_environment (char *const *extra)
+//  A secret of the cluster's: the cookie, or where to read it.
+static bool
+s_secret (const char *entry)
 {
+    return strncmp (entry, "OTP_COOKIE", 10) == 0;
+}
+
+//  Our environment, less what `extra` overrides (and less the cookie unless
+//  `keep_cookie`), then `extra`. The strings are borrowed; only the array
+//  is new.
+static char **
+s_environment (char *const *extra, bool keep_cookie)
+{
+    static char *const none [] = { NULL };
+    if (!extra)
+        extra = none;
     size_t ours = 0, theirs = 0;
     while (environ [ours])
         ours++;
@@ -29,7 +40,7 @@ s_environment (char *const *extra)
         bool replaced = false;
         for (size_t j = 0; j < theirs && !replaced; j++)
             replaced = strncmp (extra [j], environ [i], key) == 0 && extra [j][key] == '=';
-        if (!replaced)
+        if (!replaced && (keep_cookie || !s_secret (environ [i])))
             envp [count++] = environ [i];
     }
     for (size_t j = 0; j < theirs; j++)
@@ -47,7 +58,8 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
     }
     //  The environment is built here: after fork, in a process with threads,
     //  only async-signal-safe calls are allowed (no malloc, so no putenv).
-    char **volatile envp = opts->env? s_environment (opts->env): NULL;
+    char **volatile envp = opts->env || !opts->keep_cookie
+                         ? s_environment (opts->env, opts->keep_cookie): NULL;
     pid_t parent = getpid ();
     pid_t pid = vfork ();
     if (pid < 0) {
@@ -88,6 +100,9 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             if (null > 2)
                 close (null);
         }
+        //  No environment (calloc failed): exec nothing rather than leak the cookie.
+        if (!envp && !opts->keep_cookie)
+            _exit (127);
         execvpe (opts->argv [0], opts->argv, envp? envp: environ);
         int err = errno;
         ssize_t n = write (fds [1], &err, sizeof err);

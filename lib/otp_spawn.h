@@ -17,6 +17,10 @@ typedef struct {
     char *const *env;       //  "KEY=VALUE"... added to our environment; NULL: none
     const char *cwd;        //  NULL: ours
     int death_signal;       //  sent to the child when we die (PR_SET_PDEATHSIG); 0: none
+    //  The child inherits OTP_COOKIE, OTP_COOKIE_FILE (every OTP_COOKIE*)
+    //  only if this is set: a worker or a remote command does not get the
+    //  keys to the cluster unless its spec asks. `env` may still set them.
+    bool keep_cookie;
 } otp_spawn_opts_t;
 
 //  Returns the child's pid, or -1 with a one-line reason in `error`.

@@ -201,9 +201,16 @@ up_in_log () {
                        END {print u+0}' "$BATS_TEST_TMPDIR/$1.log"
 }
 # mesh_in_logs PREFIX N: every PREFIXi has the N-1 others up, by its log.
+# One awk for all the logs: checked every 50 ms, a hundred of them would
+# take a CPU from the nodes they watch.
 mesh_in_logs () {
-    local i
-    for i in $(seq 1 "$2"); do [ "$(up_in_log "$1$i" "$1")" -eq $(($2 - 1)) ] || return 1; done
+    local i files=()
+    for i in $(seq 1 "$2"); do files+=("$BATS_TEST_TMPDIR/$1$i.log"); done
+    awk -v p="$1" -v want=$(($2 - 1)) '
+        FNR == 1 {n++; u[n] = 0}
+        $4 == "nodeup" && $5 ~ "^" p "[0-9]+@" {u[n]++}
+        $4 == "nodedown" && $5 ~ "^" p "[0-9]+@" {u[n]--}
+        END {for (i = 1; i <= n; i++) if (u[i] != want) exit 1; exit !(n == ARGC - 1)}' "${files[@]}"
 }
 # nodedowns_in_logs [PREFIX] FILE...: how many nodedown lines they hold (of
 # peers named PREFIX<n> only, with a PREFIX that is not a file).
@@ -221,3 +228,28 @@ no_line () {
 # stamp_ms LINE: a log line's time stamp (ISO, UTC) as epoch ms.
 stamp_ms () { date -u -d "$(echo "$1" | cut -d' ' -f1 | sed 's/Z$//')" +%s%3N; }
 now_ms () { date +%s%3N; }
+
+# Memory under attack. rss_kb PID: its resident size in KiB. watch_rss PID:
+# samples it every 100 ms in the background until the test ends (or the
+# process does); peak_rss PID: the largest sample so far, in KiB.
+rss_kb () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+watch_rss () {
+    local file="$BATS_TEST_TMPDIR/rss.$1"
+    rss_kb "$1" > "$file"
+    ( while kill -0 "$1" 2>/dev/null; do rss_kb "$1" >> "$file" 2>/dev/null; sleep 0.1; done ) &
+    track $!
+}
+peak_rss () { sort -n "$BATS_TEST_TMPDIR/rss.$1" | tail -1; }
+# sanitized: the binaries under test are built with AddressSanitizer
+# (make SANITIZE=1), which costs each process two to three times the CPU.
+sanitized () { ldd "$OTP_BIN/otp-node" 2>/dev/null | grep -q libasan; }
+# small_quarantine: AddressSanitizer keeps up to 256 MiB of freed memory
+# to catch a use after free; a memory bound under attack would measure
+# that. The daemons started after it keep 8 MiB (no effect without ASan).
+small_quarantine () { export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"; }
+
+# A node's `info` values: port_of NAME, info_of NAME KEY.
+port_of () { otp-ctl -n "$1@127.0.0.1" info | awk '$1 == "port" { print $2 }'; }
+info_of () { otp-ctl -n "$1@127.0.0.1" info | awk -v k="$2" '$1 == k { print $2 }'; }
+# info_is NAME KEY VALUE: NAME's info KEY is VALUE (for wait_until).
+info_is () { local v; v=$(info_of "$1" "$2"); echo "$2 $v"; [ "$v" = "$3" ]; }

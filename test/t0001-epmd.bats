@@ -66,17 +66,25 @@ load helper
     grep -q "started otp-epmd" "$BATS_TEST_TMPDIR/alpha.log"
 }
 
-@test "bad requests get an ERR reply and the port mapper keeps serving" {
+@test "bad requests get an ERR reply or are cut off, and the port mapper keeps serving" {
     start_epmd
     start_node alpha
     ep="tcp://127.0.0.1:$OTP_EPMD_PORT"
     run otp-probe "$ep" NOSUCH;             [ "${lines[0]}" = ERR ]
     run otp-probe "$ep" PORT;               [ "${lines[0]}" = ERR ]
-    run otp-probe "$ep" PORT @big:2000;     [ "${lines[0]}" = ERR ]
-    run otp-probe "$ep" ALIVE "bad name" 1 x; [ "${lines[0]}" = ERR ]
-    run otp-probe "$ep" ALIVE alpha 99999 x;  [ "${lines[0]}" = ERR ]
-    run otp-probe "$ep" ALIVE alpha 1234 forged; [ "${lines[1]}" = "name is in use by another node" ]
-    run otp-probe "$ep" BYE alpha forged;   [ "${lines[0]}" = ERR ]
+    # A frame over OTP_ARG_MAX: the connection is cut, no answer
+    run otp-probe --timeout 500 "$ep" PORT @big:2000
+    [ "$status" -ne 0 ]
+    # Registration is refused over TCP, even from loopback (a proxy on this
+    # host would forward anyone's): only the local endpoint takes it
+    run otp-probe "$ep" ALIVE beta 1234 x;  [ "${lines[1]}" = "only nodes on this host may register" ]
+    local="ipc://@otp-epmd-$OTP_EPMD_PORT"
+    run otp-probe "$local" ALIVE "bad name" 1 x; [ "${lines[0]}" = ERR ]
+    run otp-probe "$local" ALIVE alpha 99999 x;  [ "${lines[0]}" = ERR ]
+    # The name is alpha's connection's: no other may refresh or free it
+    # (the instance is no longer looked at, so knowing it gives nothing)
+    run otp-probe "$local" ALIVE alpha 1234 forged; [ "${lines[1]}" = "name is in use by another node" ]
+    run otp-probe "$local" BYE alpha forged;        [ "${lines[1]}" = "no such registration" ]
     run otp-probe "$ep" @hex:00ff00;        [ "${lines[0]}" = ERR ]
     run otp-probe "$ep" @empty;             [ "${lines[0]}" = ERR ]
     run otp-probe --timeout 500 "$ep" @big:3000000   # over the size cap: dropped
@@ -121,4 +129,13 @@ load helper
     wait_until 5 registered alpha
     wait_until 5 registered beta
     full_mesh alpha beta        # the mesh never depended on it
+}
+
+@test "--tcp-register takes registrations over TCP loopback (old nodes in an upgrade); they still belong to their connection" {
+    start_epmd --tcp-register
+    start_node alpha
+    ep="tcp://127.0.0.1:$OTP_EPMD_PORT"
+    run otp-probe "$ep" ALIVE beta 1234 x;  [ "${lines[0]}" = OK ]
+    run otp-probe "$ep" ALIVE alpha 1234 x; [ "${lines[1]}" = "name is in use by another node" ]
+    registered alpha
 }

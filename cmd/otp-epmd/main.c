@@ -1,6 +1,7 @@
 /*  otp-epmd - the per-host port mapper: node name -> port.
-    Nodes on this host register over loopback. A name is freed when the
-    connection that registered it closes (a node killed with -9), or when
+    Nodes on this host register on a local endpoint (ipc://@otp-epmd-PORT),
+    anyone looks up over TCP. A name is freed when the connection that
+    registered it closes (a node killed with -9), or when
     it is not refreshed in time (a frozen node); see epmd.c.                */
 #include "otp.h"
 #include "epmd.h"
@@ -11,6 +12,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
 "usage: otp-epmd [-dnv] [-p PORT] [-b ADDRESS] [--expire MS] [--port-file FILE]\n"
+"                [--max-conns N] [--max-per-address N] [--max-local N] [--tcp-register]\n"
 "\n"
 "The per-host port mapper of otp-labs (Erlang's epmd).\n"
 "\n"
@@ -18,6 +20,14 @@ s_usage (FILE *out)
 "  -b, --bind ADDRESS   IPv4 address to listen on (OTP_EPMD_BIND, default all)\n"
 "      --expire MS      free a name not refreshed for MS milliseconds (default 1000)\n"
 "      --port-file FILE write the port listened on to FILE once listening\n"
+"      --max-conns N    TCP connections at once (default 1024)\n"
+"      --max-per-address N  TCP connections from one address (default 256)\n"
+"      --max-local N    connections on the local endpoint (default 1024)\n"
+"                       over a bound, the oldest connection makes room (locally:\n"
+"                       the oldest that holds no name; if all do, a new one is refused)\n"
+"      --tcp-register   also take ALIVE/BYE over TCP from 127.* (nodes older than\n"
+"                       the local endpoint, during an upgrade; a proxy on this\n"
+"                       host can then register for remote clients)\n"
 "  -d, --foreground     stay in the foreground and log to stderr\n"
 "  -n, --check          check the configuration and exit\n"
 "  -v, --verbose        log every request\n"
@@ -35,6 +45,9 @@ main (int argc, char *argv [])
         .port = (int) otp_opt_int ("OTP_EPMD_PORT", otp_env ("OTP_EPMD_PORT", "4369"), 0, 65535),
         .bind = otp_env ("OTP_EPMD_BIND", "*"),
         .expire_ms = 1000,
+        .max_conns = 1024,
+        .max_per_address = 256,
+        .max_local = 1024,
     };
     bool foreground = false, check = false;
     static const struct option longopts [] = {
@@ -42,6 +55,10 @@ main (int argc, char *argv [])
         { "bind", required_argument, NULL, 'b' },
         { "expire", required_argument, NULL, 'e' },
         { "port-file", required_argument, NULL, 'f' },
+        { "max-conns", required_argument, NULL, 'C' },
+        { "max-per-address", required_argument, NULL, 'A' },
+        { "max-local", required_argument, NULL, 'L' },
+        { "tcp-register", no_argument, NULL, 'T' },
         { "foreground", no_argument, NULL, 'd' },
         { "check", no_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
@@ -56,6 +73,10 @@ main (int argc, char *argv [])
             case 'b': config.bind = optarg; break;
             case 'e': config.expire_ms = (int) otp_opt_int ("--expire", optarg, 50, 3600000); break;
             case 'f': config.port_file = optarg; break;
+            case 'C': config.max_conns = (int) otp_opt_int ("--max-conns", optarg, 1, 1000000); break;
+            case 'A': config.max_per_address = (int) otp_opt_int ("--max-per-address", optarg, 1, 1000000); break;
+            case 'L': config.max_local = (int) otp_opt_int ("--max-local", optarg, 1, 1000000); break;
+            case 'T': config.tcp_register = true; break;
             case 'd': foreground = true; break;
             case 'n': check = true; break;
             case 'v': otp_log_set_verbose (true); break;

@@ -10,6 +10,8 @@
     a registered name has exited (Erlang's process monitor).               */
 #include "node.h"
 #include "strategy.h"
+#include <malloc.h>
+#include <sys/socket.h>
 
 struct _client_t {
     zframe_t *routing_id;
@@ -21,7 +23,25 @@ struct _client_t {
     int suspect;                    //  its descriptor closed: probes left, one every 100 ms
     bool gone;                      //  a send found it gone; removed at the next reap
     otp_metric_values_t metrics;    //  its last report (`metrics`), for /metrics
+    //  Its connection's addresses when `fd` was recorded: a cut shuts the
+    //  descriptor only if it is still that connection (see otp_gate.h).
+    struct sockaddr_storage local, remote;
+    socklen_t local_size, remote_size;
+    //  The byte budget: what the node sent it (every message, as the sum
+    //  of its frames) and what it said it has read (`ack`). The difference
+    //  sits in libzmq's queue or the kernel's buffers: that is what a
+    //  reader that does not read costs the node.
+    uint64_t sent, acked;
+    int64_t acked_at;               //  its last ack, or when it went over
+    bool over;                      //  over its budget: MSGs are dropped
+    uint64_t over_drops;            //  dropped in this episode
+    int64_t over_warned;            //  the last "over its budget" line (one per 10 s)
 };
+
+#define BUDGET_CHECK_MS 250         //  how often over-budget processes are looked at
+#define BUDGET_CUT_MS   2000        //  over budget without an ack this long: cut off
+
+static int s_on_budget (zloop_t *loop, int timer_id, void *arg);
 
 enum { WATCH_NODES = 1, WATCH_ALL = 2 };
 
@@ -58,6 +78,7 @@ client_table_new (node_t *node)
     node->attached = zhashx_new ();
     node->subscribers = zlistx_new ();
     node->gone = zlistx_new ();
+    zloop_timer (node->loop, BUDGET_CHECK_MS, 0, s_on_budget, node);
 }
 
 void
@@ -93,8 +114,14 @@ s_require (node_t *node, zframe_t *routing_id, int fd)
         zhashx_insert (node->clients, client->key, client);
     }
     //  The latest message says which connection the routing id is on now.
-    if (fd >= 0)
+    if (fd >= 0 && fd != client->fd) {
         client->fd = fd;
+        client->local_size = sizeof client->local;
+        client->remote_size = sizeof client->remote;
+        if (getsockname (fd, (struct sockaddr *) &client->local, &client->local_size)
+        ||  getpeername (fd, (struct sockaddr *) &client->remote, &client->remote_size))
+            client->local_size = client->remote_size = 0;
+    }
     return client;
 }
 
@@ -165,10 +192,14 @@ s_remove (node_t *node, client_t *client)
 int
 node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg)
 {
+    //  As otp_client counts what it reads: the frames, without the envelope.
+    size_t size = zmsg_content_size (*msg);
     zmsg_pushmem (*msg, zframe_data (routing_id), zframe_size (routing_id));
     int rc = otp_send (msg, self->router);
+    client_t *client = s_lookup (self, routing_id);
+    if (rc == 0 && client)
+        client->sent += size;
     if (rc && errno == EHOSTUNREACH) {
-        client_t *client = s_lookup (self, routing_id);
         if (client && !client->gone) {
             client->gone = true;
             zlistx_add_end (self->gone, client);
@@ -187,6 +218,142 @@ client_reap (node_t *node)
         zlistx_delete (node->gone, zlistx_cursor (node->gone));
         s_remove (node, client);
     }
+}
+
+int
+node_to_client_try (node_t *self, zframe_t *routing_id, zmsg_t **msg)
+{
+    //  libzmq's ROUTER decides at the routing-id frame whether the message
+    //  fits (ROUTER_MANDATORY): sent first on its own, a refusal leaves the
+    //  message whole.
+    void *router = zsock_resolve (self->router);
+    if (zmq_send (router, zframe_data (routing_id), zframe_size (routing_id),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (zmq_errno () == EAGAIN)
+            return 1;
+        client_t *client = s_lookup (self, routing_id);
+        if (zmq_errno () == EHOSTUNREACH && client && !client->gone) {
+            client->gone = true;
+            zlistx_add_end (self->gone, client);
+        }
+        zmsg_destroy (msg);
+        return -1;
+    }
+    size_t size = zmsg_content_size (*msg);
+    size_t left = zmsg_size (*msg);
+    for (zframe_t *frame = zmsg_first (*msg); frame; frame = zmsg_next (*msg))
+        zframe_send (&frame, router, ZFRAME_REUSE | ZFRAME_DONTWAIT | (--left? ZFRAME_MORE: 0));
+    zmsg_destroy (msg);
+    client_t *client = s_lookup (self, routing_id);
+    if (client)
+        client->sent += size;
+    return 0;
+}
+
+uint64_t
+client_unacked (node_t *node, zframe_t *routing_id)
+{
+    client_t *client = s_lookup (node, routing_id);
+    return client? client->sent - client->acked: 0;
+}
+
+//  Gives the memory of a cut reader's queue back to the system: libzmq's
+//  I/O thread frees it when it closes the connection, a moment after the
+//  shutdown, and glibc keeps freed heap (large payloads come from the heap
+//  once its mmap threshold has grown) unless asked.
+static int
+s_on_trim (zloop_t *loop, int timer_id, void *arg)
+{
+    malloc_trim (0);
+    return 0;
+}
+
+void
+node_trim_later (node_t *node)
+{
+    zloop_timer (node->loop, 200, 1, s_on_trim, node);
+    zloop_timer (node->loop, 1000, 1, s_on_trim, node);
+}
+
+//  A process over its budget that has not read for BUDGET_CUT_MS is cut
+//  off: its connection is shut (libzmq then drops what it queued for it)
+//  and it is removed, as if it had exited. A reader that reads, however
+//  slowly, is never cut; it loses the messages that do not fit.
+static void
+s_cut (node_t *node, client_t *client)
+{
+    struct sockaddr_storage local, remote;
+    socklen_t local_size = sizeof local, remote_size = sizeof remote;
+    bool same = client->fd >= 0 && client->local_size && client->remote_size
+        && getsockname (client->fd, (struct sockaddr *) &local, &local_size) == 0
+        && getpeername (client->fd, (struct sockaddr *) &remote, &remote_size) == 0
+        && local_size == client->local_size && remote_size == client->remote_size
+        && memcmp (&local, &client->local, local_size) == 0
+        && memcmp (&remote, &client->remote, remote_size) == 0;
+    const char *name = (const char *) zlistx_first (client->names);
+    otp_warn ("cut off process %s: %" PRIu64 " bytes unread (budget %" PRIu64
+              "), nothing read for %d ms; %" PRIu64 " messages to it dropped",
+              name? name: client->key, client->sent - client->acked,
+              node->config->client_budget, BUDGET_CUT_MS, client->over_drops);
+    if (same)
+        shutdown (client->fd, SHUT_RDWR);
+    node->stats.clients_cut++;
+    if (!client->gone) {
+        client->gone = true;
+        zlistx_add_end (node->gone, client);
+    }
+    node_trim_later (node);
+}
+
+static int
+s_on_budget (zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *node = (node_t *) arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *cut = zlistx_new ();
+    for (client_t *client = (client_t *) zhashx_first (node->clients); client;
+         client = (client_t *) zhashx_next (node->clients))
+        if (client->over && !client->gone && now - client->acked_at >= BUDGET_CUT_MS)
+            zlistx_add_end (cut, client);
+    for (client_t *client = (client_t *) zlistx_first (cut); client;
+         client = (client_t *) zlistx_next (cut))
+        s_cut (node, client);
+    zlistx_destroy (&cut);
+    client_reap (node);
+    return 0;
+}
+
+//  `REQ 0 ack TOTAL`: the process has read TOTAL bytes from us so far
+//  (otp_client sends it every 64 KiB). No reply: it would cost the budget
+//  it reports on.
+static void
+s_on_ack (node_t *node, zframe_t *routing_id, zmsg_t *msg)
+{
+    char arg [32];
+    long total;
+    client_t *client = s_lookup (node, routing_id);
+    if (otp_msg_str (msg, 2, arg, sizeof arg) || otp_parse_int (arg, 0, LONG_MAX, &total)) {
+        node->stats.bad_messages++;
+        return;
+    }
+    if (!client)
+        return;
+    //  More than we sent is a lie or a stale count of another connection;
+    //  it never lowers what the node holds for it below zero.
+    uint64_t acked = (uint64_t) total < client->sent? (uint64_t) total: client->sent;
+    if (acked > client->acked) {
+        client->acked = acked;
+        client->acked_at = zclock_mono ();
+    }
+    if (client->over && client->sent - client->acked < node->config->client_budget) {
+        const char *name = (const char *) zlistx_first (client->names);
+        otp_info ("process %s reads again: %" PRIu64 " messages to it were dropped "
+                  "while it was over its budget", name? name: client->key, client->over_drops);
+        client->over = false;
+        client->over_drops = 0;
+    }
+    if (node->rpc)
+        rpc_acked (node->rpc, routing_id);
 }
 
 //  True if the client is still connected: a ROUTER with ROUTER_MANDATORY
@@ -386,6 +553,15 @@ s_info (node_t *node, zmsg_t *reply)
     s_add_stat (reply, "bad_messages", node->stats.bad_messages);
     s_add_stat (reply, "handshake_failures", node->stats.handshake_failures);
     s_add_stat (reply, "auth_refused", otp_zap_rejected (node->zap));
+    s_add_stat (reply, "handshakes_pending", otp_gate_pending (node->gate));
+    s_add_stat (reply, "handshakes_shed", otp_gate_shed (node->gate));
+    s_add_stat (reply, "http_cut", node->stats.http_cut);
+    s_add_stat (reply, "client_budget", node->config->client_budget);
+    s_add_stat (reply, "clients_dropped", node->stats.clients_dropped);
+    s_add_stat (reply, "clients_cut", node->stats.clients_cut);
+    s_add_stat (reply, "rpc_paused", node->stats.rpc_paused);
+    s_add_stat (reply, "peer_budget", node->config->peer_budget);
+    s_add_stat (reply, "peers_dropped", node->stats.peers_dropped);
     s_add_stat (reply, "nodeups", node->stats.nodeups);
     s_add_stat (reply, "nodedowns", node->stats.nodedowns);
     //  The failure detector (otp_detector) and the mesh's costs.
@@ -398,6 +574,7 @@ s_info (node_t *node, zmsg_t *reply)
     s_add_stat (reply, "dials", node->stats.dials);
     s_add_stat (reply, "dials_deferred", node->stats.dials_deferred);
     s_add_stat (reply, "dials_refused", node->stats.dials_refused);
+    s_add_stat (reply, "peers_refused", node->stats.peers_refused);
     s_add_stat (reply, "fds_open", (uint64_t) otp_limits_fd_used ());
     s_add_stat (reply, "fds_max", (uint64_t) otp_limits_fd_max ());
     s_add_stat (reply, "draining", node->draining? 1: 0);
@@ -423,6 +600,11 @@ s_on_request (node_t *node, zframe_t *routing_id, int fd, zmsg_t *msg)
     if (otp_msg_str (msg, 1, command, sizeof command)) {
         reply = s_reply (msg, "error");
         zmsg_addstr (reply, "bad command");
+    }
+    else
+    if (streq (command, "ack")) {
+        s_on_ack (node, routing_id, msg);
+        return;
     }
     else
     if (streq (command, "ping")) {
@@ -583,6 +765,23 @@ client_deliver (node_t *node, const char *from, const char *to, zframe_t **paylo
             s_noproc (node, from, to, node->name, ref);
         return;
     }
+    if (holder->sent - holder->acked >= node->config->client_budget) {
+        //  It does not keep up: what does not fit is dropped, counted and
+        //  told once per episode; if it reads nothing more it is cut off.
+        if (!holder->over) {
+            holder->over = true;
+            holder->acked_at = zclock_mono ();
+            if (otp_log_ratelimit (&holder->over_warned, 10000))
+                otp_warn ("process %s is over its budget: %" PRIu64 " bytes unread (budget %"
+                          PRIu64 "); messages to it are dropped", to,
+                          holder->sent - holder->acked, node->config->client_budget);
+        }
+        holder->over_drops++;
+        node->stats.dropped++;
+        node->stats.clients_dropped++;
+        zframe_destroy (payload);
+        return;
+    }
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "MSG");
     zmsg_addstr (msg, from);
@@ -613,7 +812,11 @@ s_on_send (node_t *node, zframe_t *routing_id, zmsg_t *msg)
     const char *sender = client? (const char *) zlistx_first (client->names): NULL;
     snprintf (from, sizeof from, "%s@%s", sender? sender: "", node->name);
     zframe_t *ref = *kind? otp_msg_arg (msg, 4): NULL;
-    zframe_t *payload = zframe_dup (otp_msg_arg (msg, 2));
+    //  Taken out of the message, not copied: a 1 MiB copy per message made
+    //  the node slower than a sender, whose messages then queued in the
+    //  ROUTER (its RCVHWM counts messages, not bytes).
+    zframe_t *payload = otp_msg_arg (msg, 2);
+    zmsg_remove (msg, payload);
     s_route (node, from, to, to_node, &payload, kind, ref);
 }
 

@@ -9,6 +9,7 @@ struct _epmd_link_t {
     zsock_t *dealer;
     int timer;
     int refresh_ms;
+    bool refused;               //  our last refresh was refused
 };
 
 static zmsg_t *
@@ -65,10 +66,16 @@ epmd_ensure (const node_config_t *config)
         return;
     //  One that runs but is slow to answer (a busy host: a hundred nodes
     //  starting at once) is given a few seconds more.
+    //  On a host so busy that it gives otp-epmd a hundredth of a CPU,
+    //  every answer takes a few scheduling rounds: 30 s in all.
     if (!config->start_epmd) {
-        for (int attempt = 0; attempt < 8; attempt++)
-            if (s_epmd_answers (config->epmd_port, 600))
+        int64_t give_up = zclock_mono () + 30000;
+        for (int attempt = 0; zclock_mono () < give_up; attempt++) {
+            if (s_epmd_answers (config->epmd_port, 1000))
                 return;
+            if (attempt == 4)
+                otp_warn ("otp-epmd on port %d is slow to answer; still asking", config->epmd_port);
+        }
         otp_fatal ("no otp-epmd answers on port %d (and --no-epmd was given)", config->epmd_port);
     }
     s_start_epmd (config);
@@ -88,6 +95,38 @@ s_check_reply (node_t *node, zmsg_t *reply)
         return -1;
     }
     return 0;
+}
+
+static zsock_t *
+s_dealer (const char *format, int port)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        otp_fatal ("cannot make a socket: %s", zmq_strerror (zmq_errno ()));
+    otp_sock_harden (dealer);
+    zsock_set_sndtimeo (dealer, 200);
+    zsock_connect (dealer, format, port);
+    return dealer;
+}
+
+//  Whether an otp-epmd listens on the local endpoint of `port` (the kernel's
+//  table of Unix sockets, where an abstract name shows with a leading @):
+//  one that does but is slow to answer is not one older than the endpoint.
+static bool
+s_ipc_listening (int port)
+{
+    FILE *file = fopen ("/proc/net/unix", "r");
+    if (!file)
+        return false;
+    char line [512], want [64];
+    snprintf (want, sizeof want, " @otp-epmd-%d\n", port);
+    bool found = false;
+    while (!found && fgets (line, sizeof line, file)) {
+        size_t len = strlen (line), wlen = strlen (want);
+        found = len >= wlen && streq (line + len - wlen, want);
+    }
+    fclose (file);
+    return found;
 }
 
 static int s_on_refresh (zloop_t *loop, int timer_id, void *arg);
@@ -124,15 +163,24 @@ s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
     if (!reply)
         return 0;
     if (zframe_streq (zmsg_first (reply), "PING"))
-        ;   //  otp-epmd checking that we are still connected
+        ;   //  an older otp-epmd checking that we are still connected
     else
-    if (s_check_reply (self->node, reply) == 0)
+    if (s_check_reply (self->node, reply) == 0) {
+        if (self->refused)
+            otp_info ("registered %s on this host again", self->node->name);
+        self->refused = false;
         s_set_refresh (self, reply);
+    }
     else {
-        //  Someone else holds our name (we were frozen past the expiry and
-        //  a new node took it): two nodes must never share a name.
-        otp_warn ("lost the name %s on this host; stopping", self->node->name);
-        node_stop (self->node, 1);
+        //  Only our own connection can refresh our name, so a refusal means
+        //  otp-epmd freed it (we were frozen past the expiry, or it lost our
+        //  connection) and someone else holds it now. Never a reason to
+        //  stop: we ask again at every refresh and take the name back the
+        //  moment it is free; peers that know us stay connected meanwhile.
+        if (!self->refused)
+            otp_warn ("otp-epmd gave the name %s to someone else; asking again at every refresh",
+                      self->node->name);
+        self->refused = true;
     }
     zmsg_destroy (&reply);
     return 0;
@@ -144,22 +192,32 @@ epmd_link_new (node_t *node)
     epmd_link_t *self = (epmd_link_t *) zmalloc (sizeof (epmd_link_t));
     self->node = node;
     self->timer = -1;
-    self->dealer = zsock_new (ZMQ_DEALER);
-    otp_sock_harden (self->dealer);
-    zsock_set_sndtimeo (self->dealer, 200);
-    zsock_connect (self->dealer, "tcp://127.0.0.1:%d", node->config->epmd_port);
+    //  We register on otp-epmd's local endpoint, which only this host (this
+    //  network namespace) can reach. An otp-epmd older than it takes
+    //  registrations over TCP loopback: if the local endpoint does not
+    //  answer in a few seconds, we try that (a rolling upgrade).
+    self->dealer = s_dealer (OTP_EPMD_IPC, node->config->epmd_port);
+    bool local = true;
+    int64_t try_tcp = zclock_mono () + 3000;
 
     //  A node restarted right after a crash may find its old name still
     //  held until otp-epmd sees the old connection gone (at most its expiry,
     //  1 s by default): keep asking for a while. A live holder refreshes
     //  its name all along, so a true duplicate is still refused.
     //  A busy port mapper (a hundred nodes registering at once on a slow
-    //  host) is given 10 s to answer at all.
+    //  host) is given 30 s to answer at all.
     zmsg_t *reply = NULL;
-    int64_t deadline = zclock_mono () + 2500, answer_by = zclock_mono () + 10000;
+    int64_t deadline = zclock_mono () + 2500, answer_by = zclock_mono () + 30000;
     while (true) {
         zmsg_t *msg = s_alive (node);
-        reply = otp_request (self->dealer, &msg, 2000);
+        reply = otp_request (self->dealer, &msg, 1000);
+        if (!reply && local && zclock_mono () > try_tcp && !s_ipc_listening (node->config->epmd_port)) {
+            otp_warn ("otp-epmd's local endpoint does not answer; registering over TCP "
+                      "(an otp-epmd older than this node?)");
+            zsock_destroy (&self->dealer);
+            self->dealer = s_dealer ("tcp://127.0.0.1:%d", node->config->epmd_port);
+            local = false;
+        }
         if (!reply && zclock_mono () < answer_by)
             continue;
         if (!reply)
@@ -171,9 +229,13 @@ epmd_link_new (node_t *node)
         zmsg_destroy (&reply);
         zclock_sleep (100);
     }
-    if (s_check_reply (node, reply))
-        otp_fatal ("cannot register %s: is a node of that name running on this host?",
-                   node->name);
+    char tag [8] = "", reason [256] = "";
+    if (otp_msg_str (reply, -1, tag, sizeof tag) || !streq (tag, "OK")) {
+        //  One line, and exit 1 (otp_fatal does not tear libzmq down)
+        otp_msg_str (reply, 0, reason, sizeof reason);
+        otp_fatal ("cannot register %s: %s (is a node of that name running on this host?)",
+                   node->name, reason);
+    }
     zsock_set_sndtimeo (self->dealer, 0);
     //  While otp-epmd is away, refreshes queue here; a few are enough to
     //  register again the moment a new one listens on the port.

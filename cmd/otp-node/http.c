@@ -18,18 +18,38 @@
     thread ever calls MHD.)                                                */
 #include "node.h"
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 
-#define HTTP_CONNECTIONS 256        //  at most, all clients together
+#define HTTP_CONNECTIONS 256        //  at most, all clients together: then the oldest goes
 #define HTTP_PER_IP 16              //  at most, from one address
 #define HTTP_IDLE_S 3               //  a connection silent this long is closed
+#define HTTP_REQUEST_MS 5000        //  a request must be whole this long after the last
 #define HTTP_TIMER_MAX_MS 1000      //  MHD is run at least this often while it waits
+
+/*  MHD's time-out is for silence: a client that sends a byte of its
+    request every second holds a connection for ever, and 16 addresses of
+    such clients held all 256 (probes failed meanwhile). So a request must
+    be whole HTTP_REQUEST_MS after the connection opened or after its last
+    answer, and with the table full a newcomer takes the place of the
+    oldest connection: a probe or a scrape is whole in milliseconds, so the
+    oldest is nearly always the slow one. MHD closes nothing on request; a
+    shutdown(2) of the connection's socket makes it read end-of-file and
+    close the connection itself.                                           */
+typedef struct {
+    int fd;
+    int64_t since;                  //  opened, or last answered
+    void *handle;                   //  in http_t.conns
+} http_conn_t;
 
 struct _http_t {
     node_t *node;
     struct MHD_Daemon *daemon;
     zmq_pollitem_t item;            //  MHD's epoll descriptor
     int timer;                      //  -1, or MHD's next deadline
+    int reaper;                     //  checks the request deadline
+    zlistx_t *conns;                //  http_conn_t, oldest first
+    uint64_t cut;                   //  connections shut: slow, or the oldest when full
 };
 
 static const char *s_text = "text/plain; charset=utf-8";
@@ -110,6 +130,84 @@ s_on_log (void *cls, const char *format, va_list args)
 
 static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
 
+static void
+s_cut (http_t *self, http_conn_t *conn)
+{
+    if (conn->fd >= 0) {
+        shutdown (conn->fd, SHUT_RDWR);
+        conn->fd = -1;              //  once: MHD tells us when it has closed it
+        self->cut++;
+        self->node->stats.http_cut++;
+    }
+}
+
+static void
+s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code)
+{
+    http_t *self = (http_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (zlistx_size (self->conns) >= HTTP_CONNECTIONS) {
+            //  The oldest still open (one already cut may not be closed yet).
+            for (http_conn_t *old = (http_conn_t *) zlistx_first (self->conns); old;
+                 old = (http_conn_t *) zlistx_next (self->conns))
+                if (old->fd >= 0) {
+                    s_cut (self, old);
+                    break;
+                }
+        }
+        http_conn_t *conn = (http_conn_t *) zmalloc (sizeof (http_conn_t));
+        conn->fd = info? info->connect_fd: -1;
+        conn->since = zclock_mono ();
+        conn->handle = zlistx_add_end (self->conns, conn);
+        *socket_context = conn;
+    }
+    else
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        http_conn_t *conn = (http_conn_t *) *socket_context;
+        zlistx_delete (self->conns, conn->handle);
+        free (conn);
+        *socket_context = NULL;
+    }
+}
+
+//  An answer was sent: the connection's next request has its own time.
+static void
+s_on_completed (void *cls, struct MHD_Connection *connection, void **request_context,
+                enum MHD_RequestTerminationCode code)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (info && info->socket_context) {
+        http_conn_t *conn = (http_conn_t *) info->socket_context;
+        conn->since = zclock_mono ();
+        //  Oldest first: the list is ordered by `since`.
+        http_t *self = (http_t *) cls;
+        zlistx_move_end (self->conns, conn->handle);
+    }
+}
+
+static void s_run (http_t *self);
+
+static int
+s_on_reaper (zloop_t *loop, int timer_id, void *arg)
+{
+    http_t *self = (http_t *) arg;
+    int64_t oldest = zclock_mono () - HTTP_REQUEST_MS;
+    bool cut = false;
+    for (http_conn_t *conn = (http_conn_t *) zlistx_first (self->conns);
+         conn && conn->since < oldest; conn = (http_conn_t *) zlistx_next (self->conns))
+        if (conn->fd >= 0) {
+            s_cut (self, conn);
+            cut = true;
+        }
+    if (cut)
+        s_run (self);
+    return 0;
+}
+
 //  Runs MHD, then sets the timer to its next deadline.
 static void
 s_run (http_t *self)
@@ -159,11 +257,16 @@ http_new (node_t *node, char *error, size_t error_size)
     http_t *self = (http_t *) zmalloc (sizeof (http_t));
     self->node = node;
     self->timer = -1;
+    self->conns = zlistx_new ();
+    zlistx_set_destructor (self->conns, NULL);
     errno = 0;
     self->daemon = MHD_start_daemon (MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
         (uint16_t) config->http_port, NULL, NULL, s_on_request, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HTTP_CONNECTIONS,
+        //  MHD's own limit is only a backstop: ours sheds the oldest.
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HTTP_CONNECTIONS + 16,
+        MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, self,
+        MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) HTTP_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) HTTP_IDLE_S,
         MHD_OPTION_EXTERNAL_LOGGER, s_on_log, self,
@@ -176,12 +279,14 @@ http_new (node_t *node, char *error, size_t error_size)
                   errno? strerror (errno): "libmicrohttpd refused to start");
         if (self->daemon)
             MHD_stop_daemon (self->daemon);
+        zlistx_destroy (&self->conns);
         free (self);
         return NULL;
     }
     self->item.fd = info->epoll_fd;
     self->item.events = ZMQ_POLLIN;
     zloop_poller (node->loop, &self->item, s_on_ready, self);
+    self->reaper = zloop_timer (node->loop, 500, 0, s_on_reaper, self);
     //  Connections that came before the first poll.
     s_run (self);
     otp_info ("serving HTTP on %s:%d (/health/live, /health/ready, /metrics)",
@@ -199,8 +304,10 @@ http_destroy (http_t **self_p)
         zloop_poller_end (self->node->loop, &self->item);
         if (self->timer >= 0)
             zloop_timer_end (self->node->loop, self->timer);
+        zloop_timer_end (self->node->loop, self->reaper);
     }
-    MHD_stop_daemon (self->daemon);
+    MHD_stop_daemon (self->daemon);     //  notifies each connection's close
+    zlistx_destroy (&self->conns);
     free (self);
     *self_p = NULL;
 }

@@ -55,6 +55,11 @@ s_usage (FILE *out)
 "      --drain-timeout MS   on SIGTERM or stop, wait up to MS for the processes\n"
 "                           holding the node to go (OTP_DRAIN_TIMEOUT_MS, default\n"
 "                           30000; 0: do not wait)\n"
+"      --handshake-timeout MS  an incoming connection must end its CURVE handshake\n"
+"                           within MS (OTP_HANDSHAKE_TIMEOUT_MS, default 10000)\n"
+"      --max-handshakes N   at most N incoming connections in their handshake at\n"
+"                           once, N/4 from one address; the oldest are shed\n"
+"                           (OTP_MAX_HANDSHAKES, default 1024)\n"
 "      --http-port PORT     serve GET /health/live, /health/ready and /metrics\n"
 "                           (Prometheus) over HTTP on PORT (OTP_HTTP_PORT,\n"
 "                           default 0: no HTTP)\n"
@@ -62,6 +67,13 @@ s_usage (FILE *out)
 "      --ready-needs NAMES  /health/ready also waits until these processes are\n"
 "                           attached, comma-separated, e.g. otp-reg,otp-sup\n"
 "                           (OTP_READY_NEEDS)\n"
+"      --client-budget KIB  a process attached here may have KIB unread before\n"
+"                           its messages are dropped, and is cut off after 2 s\n"
+"                           over it without reading (OTP_CLIENT_BUDGET_KIB,\n"
+"                           default 8192: 8 MiB)\n"
+"      --peer-budget KIB    messages to a peer node are dropped while KIB of them\n"
+"                           are not acknowledged (OTP_PEER_BUDGET_KIB, default\n"
+"                           16384: 16 MiB)\n"
 "  -d, --foreground         stay in the foreground and log to stderr\n"
 "  -n, --check              check the configuration and exit\n"
 "  -v, --verbose            log debug messages\n"
@@ -100,9 +112,13 @@ main (int argc, char *argv [])
         //  Set by the operator, they are upper bounds (otp_detector.h).
         .detector_fixed = otp_env ("OTP_HEARTBEAT_MS", NULL) || otp_env ("OTP_HEARTBEAT_TIMEOUT_MS", NULL),
         .drain_timeout_ms = (int) otp_opt_int ("OTP_DRAIN_TIMEOUT_MS", otp_env ("OTP_DRAIN_TIMEOUT_MS", "30000"), 0, 3600000),
+        .handshake_ms = (int) otp_opt_int ("OTP_HANDSHAKE_TIMEOUT_MS", otp_env ("OTP_HANDSHAKE_TIMEOUT_MS", "10000"), 100, 600000),
+        .handshake_max = (int) otp_opt_int ("OTP_MAX_HANDSHAKES", otp_env ("OTP_MAX_HANDSHAKES", "1024"), 4, 1000000),
         .http_port = (int) otp_opt_int ("OTP_HTTP_PORT", otp_env ("OTP_HTTP_PORT", "0"), 0, 65535),
         .http_bind = otp_env ("OTP_HTTP_BIND", "*"),
         .ready_needs = otp_env ("OTP_READY_NEEDS", ""),
+        .client_budget = 1024 * (uint64_t) otp_opt_int ("OTP_CLIENT_BUDGET_KIB", otp_env ("OTP_CLIENT_BUDGET_KIB", "8192"), 256, 16777216),
+        .peer_budget = 1024 * (uint64_t) otp_opt_int ("OTP_PEER_BUDGET_KIB", otp_env ("OTP_PEER_BUDGET_KIB", "16384"), 2048, 16777216),
     };
     bool foreground = false, check = false;
     enum { OPT_COOKIE_FILE = 256, OPT_NO_EPMD, OPT_NODES, OPT_POLL, OPT_HEARTBEAT, OPT_TIMEOUT,
@@ -110,7 +126,8 @@ main (int argc, char *argv [])
     const char *cluster_domain = otp_env ("OTP_CLUSTER_DOMAIN", "cluster.local");
     enum { OPT_GOSSIP_ADDRESS = 512, OPT_GOSSIP_PORT, OPT_GOSSIP_TTL, OPT_GOSSIP_INTERVAL,
            OPT_GOSSIP_IF, OPT_GOSSIP_BROADCAST };
-    enum { OPT_HTTP_PORT = 768, OPT_HTTP_BIND, OPT_READY_NEEDS };
+    enum { OPT_HTTP_PORT = 768, OPT_HTTP_BIND, OPT_READY_NEEDS, OPT_HANDSHAKE_TIMEOUT,
+           OPT_MAX_HANDSHAKES, OPT_CLIENT_BUDGET, OPT_PEER_BUDGET };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, 'N' },
         { "sname", required_argument, NULL, 's' },
@@ -135,9 +152,13 @@ main (int argc, char *argv [])
         { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+        { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+        { "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
         { "http-port", required_argument, NULL, OPT_HTTP_PORT },
         { "http-bind", required_argument, NULL, OPT_HTTP_BIND },
         { "ready-needs", required_argument, NULL, OPT_READY_NEEDS },
+        { "client-budget", required_argument, NULL, OPT_CLIENT_BUDGET },
+        { "peer-budget", required_argument, NULL, OPT_PEER_BUDGET },
         { "foreground", no_argument, NULL, 'd' },
         { "check", no_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
@@ -183,9 +204,21 @@ main (int argc, char *argv [])
             case OPT_DRAIN_TIMEOUT:
                 config.drain_timeout_ms = (int) otp_opt_int ("--drain-timeout", optarg, 0, 3600000);
                 break;
+            case OPT_HANDSHAKE_TIMEOUT:
+                config.handshake_ms = (int) otp_opt_int ("--handshake-timeout", optarg, 100, 600000);
+                break;
+            case OPT_MAX_HANDSHAKES:
+                config.handshake_max = (int) otp_opt_int ("--max-handshakes", optarg, 4, 1000000);
+                break;
             case OPT_HTTP_PORT: config.http_port = (int) otp_opt_int ("--http-port", optarg, 0, 65535); break;
             case OPT_HTTP_BIND: config.http_bind = optarg; break;
             case OPT_READY_NEEDS: config.ready_needs = optarg; break;
+            case OPT_CLIENT_BUDGET:
+                config.client_budget = 1024 * (uint64_t) otp_opt_int ("--client-budget", optarg, 256, 16777216);
+                break;
+            case OPT_PEER_BUDGET:
+                config.peer_budget = 1024 * (uint64_t) otp_opt_int ("--peer-budget", optarg, 2048, 16777216);
+                break;
             case 'd': foreground = true; break;
             case 'n': check = true; break;
             case 'v': otp_log_set_verbose (true); break;

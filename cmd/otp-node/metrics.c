@@ -104,11 +104,27 @@ metrics_text (node_t *node)
     s_counter (out, "otp_dials_total", "Connections to peers started.", node->stats.dials);
     s_counter (out, "otp_dials_refused_total", "Dials not made: too few descriptors left.",
                node->stats.dials_refused);
+    s_counter (out, "otp_peers_refused_total", "Peers' connections closed: too few descriptors "
+               "left to dial them back.", node->stats.peers_refused);
     s_gauge (out, "otp_open_fds", "Descriptors open.", (uint64_t) otp_limits_fd_used ());
     s_gauge (out, "otp_max_fds", "The limit on open descriptors (ulimit -n).",
              (uint64_t) otp_limits_fd_max ());
     s_counter (out, "otp_handshake_failures_total", "Connections whose CURVE handshake failed "
                "(another cookie).", node->stats.handshake_failures);
+    s_gauge (out, "otp_handshakes_pending", "Incoming connections in their handshake.",
+             otp_gate_pending (node->gate));
+    s_counter (out, "otp_handshakes_shed_total", "Incoming connections shut in their handshake: "
+               "too many at once (--max-handshakes).", otp_gate_shed (node->gate));
+    s_counter (out, "otp_http_cut_total", "HTTP connections shut: a request not whole in 5 s, "
+               "or the oldest when all 256 were taken.", node->stats.http_cut);
+    s_counter (out, "otp_clients_dropped_total", "Messages dropped: their process was over "
+               "its byte budget (--client-budget).", node->stats.clients_dropped);
+    s_counter (out, "otp_clients_cut_total", "Processes cut off: over their byte budget and "
+               "reading nothing for 2 s.", node->stats.clients_cut);
+    s_counter (out, "otp_peers_dropped_total", "Messages to peers dropped: the peer was over "
+               "its byte budget (--peer-budget).", node->stats.peers_dropped);
+    s_counter (out, "otp_rpc_paused_total", "Times a remote command's output waited for its "
+               "caller to read.", node->stats.rpc_paused);
     s_counter (out, "otp_auth_refused_total", "Connections refused by the node's ZAP handler.",
                otp_zap_rejected (node->zap));
     s_counter (out, "otp_gossip_sent_total", "Gossip announcements sent.", node->stats.gossip_sent);

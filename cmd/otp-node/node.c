@@ -84,6 +84,15 @@ node_event (node_t *self, const char *event, const char *peer, const char *reaso
     client_reap (self);
 }
 
+//  A quarter of the connections in their handshake may come from one
+//  address: a whole cluster of nodes on one host starting at once (~100
+//  dialling us together) stays well under it.
+static int
+s_per_address (const node_config_t *config)
+{
+    return config->handshake_max / 4 > 0? config->handshake_max / 4: 1;
+}
+
 //  Whether a message waits on the ROUTER (read without blocking).
 static bool
 s_router_ready (node_t *self)
@@ -96,7 +105,17 @@ s_router_event (node_t *self)
 {
     int value;
     int event = otp_monitor_read (self->router_monitor, &value);
+    if (event == ZMQ_EVENT_ACCEPTED) {
+        size_t shed = otp_gate_accepted (self->gate, value);
+        if (shed && otp_log_ratelimit (&self->gate_warned, 10000))
+            otp_warn ("too many connections in their handshake (%zu; at most %d, %d from "
+                      "one address): shed the oldest; %" PRIu64 " shed so far",
+                      otp_gate_pending (self->gate), self->config->handshake_max,
+                      s_per_address (self->config), otp_gate_shed (self->gate));
+    }
+    else
     if (event == ZMQ_EVENT_DISCONNECTED) {
+        otp_gate_settled (self->gate, value);
         peer_disconnected (self, value);
         client_disconnected (self, value);
     }
@@ -144,6 +163,7 @@ s_read_router (node_t *self)
     zmsg_t *msg = otp_recv_fd (self->router, &fd, NULL);
     if (!msg)
         return 0;
+    otp_gate_settled (self->gate, fd);      //  its handshake passed
     self->stats.msgs_in++;
     self->stats.bytes_in += zmsg_content_size (msg);
     zframe_t *routing_id = zmsg_pop (msg);
@@ -279,9 +299,16 @@ node_run (const node_config_t *config, int sigfd)
     zsock_set_sndhwm (self->router, OTP_HWM);
     zsock_set_rcvhwm (self->router, OTP_HWM);
     otp_auth_server (self->router, &self->keys);
-    self->router_monitor = otp_monitor_new (self->router,
-        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+    //  A connection that never finishes its handshake holds a descriptor
+    //  and libzmq's buffers: libzmq's default is 30 s. The gate bounds how
+    //  many may be in their handshake at once (lib/otp_gate.h).
+    zsock_set_handshake_ivl (self->router, config->handshake_ms);
+    self->gate = otp_gate_new ((size_t) config->handshake_max, (size_t) s_per_address (config));
+    self->router_monitor = otp_monitor_new (self->router, ZMQ_EVENT_ACCEPTED
+      | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED);
+    if (!self->router_monitor)
+        otp_fatal ("cannot watch the node's socket: %s", zmq_strerror (zmq_errno ()));
     self->port = otp_bind (self->router, config->bind, config->port);
     if (self->port < 0)
         otp_fatal ("cannot listen on %s:%d: %s", config->bind, config->port,
@@ -333,6 +360,7 @@ node_run (const node_config_t *config, int sigfd)
     otp_monitor_destroy (&self->router_monitor);
     zsock_destroy (&self->router);
     otp_zap_destroy (&self->zap);
+    otp_gate_destroy (&self->gate);
     client_table_destroy (self);
     int status = self->exit_status;
     free (self);

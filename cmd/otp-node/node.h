@@ -29,9 +29,17 @@ typedef struct {
     bool detector_fixed;            //  heartbeat or time-out set: upper bounds (otp_detector)
     int connect_timeout_ms;         //  a peer not up after this is given up
     int drain_timeout_ms;           //  longest wait for holders at shutdown; 0: none
+    int handshake_ms;               //  an incoming connection's handshake must end by then
+    int handshake_max;              //  connections in their handshake at once (lib/otp_gate.h)
     int http_port;                  //  probes and metrics; 0: no HTTP
     const char *http_bind;          //  IPv4 address HTTP listens on; "*": all
     const char *ready_needs;        //  process names that must be attached for ready
+    //  Bytes a process may have unread (sent to it, not yet acknowledged)
+    //  before its messages are dropped; libzmq's HWMs count messages only.
+    uint64_t client_budget;
+    //  The same for a peer node: ROUTE bytes sent to it and not yet
+    //  acknowledged (ACK) before messages to it are dropped.
+    uint64_t peer_budget;
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -55,6 +63,8 @@ struct _node_t {
     zloop_t *loop;
     zsock_t *router;                //  peers and clients connect here
     otp_monitor_t *router_monitor;
+    otp_gate_t *gate;               //  incoming connections not yet through their handshake
+    int64_t gate_warned;
     otp_zap_t *zap;
     zhashx_t *peers;                //  node name -> peer_t
     zhashx_t *left;                 //  node name -> instance that left on purpose
@@ -91,8 +101,13 @@ struct _node_t {
     struct {
         uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
         uint64_t delivered, dropped, handshake_failures, bad_messages;
+        uint64_t http_cut;          //  HTTP connections shut: too slow, or the oldest when full
+        uint64_t clients_dropped;   //  MSGs not sent: their process was over its byte budget
+        uint64_t clients_cut;       //  processes cut off: over budget and silent (client.c)
+        uint64_t rpc_paused;        //  times a command's output waited for its caller (rpc.c)
+        uint64_t peers_dropped;     //  ROUTEs not sent: their peer was over its byte budget
         uint64_t nodeups, nodedowns;
-        uint64_t heartbeats_out, heartbeats_in, dials, dials_deferred, dials_refused;
+        uint64_t heartbeats_out, heartbeats_in, dials, dials_deferred, dials_refused, peers_refused;
         uint64_t gossip_sent, gossip_received, gossip_rejected_auth, gossip_rejected_replay,
                  gossip_rejected_bad;
     } stats;
@@ -112,6 +127,10 @@ void node_drained (node_t *self);
 void node_event (node_t *self, const char *event, const char *peer, const char *reason);
 //  Sends to a client (ROUTER); drops a watcher or attachment that is gone.
 int node_to_client (node_t *self, zframe_t *routing_id, zmsg_t **msg);
+//  As node_to_client, but a message that does not fit in the client's
+//  queue now (its HWM) is kept: returns 1 and leaves *msg to the caller,
+//  to try again later. 0: sent; -1: the client has gone (*msg destroyed).
+int node_to_client_try (node_t *self, zframe_t *routing_id, zmsg_t **msg);
 
 //  peer.c: the mesh
 void peer_table_new (node_t *node);
@@ -198,6 +217,12 @@ void client_event (node_t *node, bool process, const char *event, const char *na
 int client_holders (node_t *node);
 //  The figures the processes here reported (`metrics`), summed.
 void client_metrics (node_t *node, otp_metric_values_t *sum);
+//  Bytes sent to the process on `routing_id` that it has not acknowledged
+//  yet (`ack`); 0 for a client that is not a process.
+uint64_t client_unacked (node_t *node, zframe_t *routing_id);
+//  Gives freed memory back to the system a moment from now (malloc_trim):
+//  after a reader's queue is dropped, libzmq frees it in its own thread.
+void node_trim_later (node_t *node);
 
 //  rpc.c: commands run for remote callers (otp-ctl rpc), output streamed back
 rpc_t *rpc_new (node_t *node);
@@ -208,6 +233,8 @@ void rpc_spawn (rpc_t *self, zframe_t *routing_id, zmsg_t *msg);
 void rpc_client_gone (rpc_t *self, zframe_t *routing_id);
 //  A child exited (SIGCHLD); returns true if it was one of ours.
 bool rpc_reap (rpc_t *self, pid_t pid, int status);
+//  The caller on `routing_id` acknowledged output: paused commands read on.
+void rpc_acked (rpc_t *self, zframe_t *routing_id);
 
 //  http.c: probes and metrics over HTTP (libmicrohttpd), in the node's loop
 //  Listens on config->http_bind:http_port; NULL with a reason.

@@ -32,6 +32,7 @@
 
 #define REDIAL_MIN_MS 100           //  first back-off after a drop
 #define REDIAL_MAX_MS 2000          //  longest, after repeated drops
+#define REFUSED_MAX_MS 30000        //  longest after refusals (it is short of descriptors)
 #define REDIAL_STABLE_MS 10000      //  up this long: the next drop starts afresh
 #define DIAL_RATE 64                //  new dials a second, sustained
 #define DIAL_BURST 128              //  and at once (a cluster met at start)
@@ -41,6 +42,8 @@
 //  busy - a hundred nodes meeting at once make thousands of handshakes,
 //  and giving up on them would only make them again.
 #define DIAL_SETUP_MS 15000
+//  A peer is told what we received from it every ACK_EVERY bytes of ROUTE.
+#define ACK_EVERY (256 * 1024)
 
 typedef struct {
     int attempts;
@@ -72,6 +75,14 @@ struct _peer_t {
     bool up;
     bool dead;                      //  dropped; freed at the next tick
     int64_t created, last_in, last_out;
+    //  The byte budget (ACK): ROUTE bytes sent to it and acknowledged, and
+    //  received from it and acknowledged. A peer is held to the budget
+    //  once it has sent an ACK (an older node never does).
+    uint64_t sent, acked, got, got_acked;
+    bool acks;                      //  it acknowledges
+    bool over;                      //  over the budget: ROUTEs to it are dropped
+    uint64_t over_drops;            //  in this episode
+    int64_t over_warned;            //  the last "over its budget" line (one per 10 s)
 };
 
 static void s_peer_destroy (peer_t **self_p);
@@ -163,10 +174,10 @@ s_retire_monitor (node_t *node, peer_t *peer)
 }
 
 //  After a drop, `name` is dialled again only after a back-off that
-//  doubles with each drop (from REDIAL_MIN_MS to REDIAL_MAX_MS), less a
+//  doubles with each drop (from REDIAL_MIN_MS to `max_ms`), less a
 //  random part, so that peers dropped together do not come back together.
 static void
-s_back_off (node_t *node, peer_t *peer, int64_t now)
+s_back_off (node_t *node, peer_t *peer, int64_t now, int64_t max_ms)
 {
     redial_t *redial = (redial_t *) zhashx_lookup (node->redial, peer->name);
     if (!redial) {
@@ -178,8 +189,8 @@ s_back_off (node_t *node, peer_t *peer, int64_t now)
     if (redial->attempts < 16)
         redial->attempts++;
     int64_t delay = (int64_t) REDIAL_MIN_MS << (redial->attempts - 1);
-    if (delay > REDIAL_MAX_MS)
-        delay = REDIAL_MAX_MS;
+    if (delay > max_ms)
+        delay = max_ms;
     delay = delay / 2 + randombytes_uniform ((uint32_t) (delay / 2 + 1));
     redial->not_before = now + delay;
 }
@@ -195,12 +206,16 @@ s_drop (node_t *node, peer_t *peer, const char *reason)
     else
         otp_debug ("gave up on %s: %s", peer->name, reason);
     if (!streq (reason, "left"))
-        s_back_off (node, peer, zclock_mono ());
+        s_back_off (node, peer, zclock_mono (),
+                    streq (reason, "refused")? REFUSED_MAX_MS: REDIAL_MAX_MS);
     if (peer->closing) {
         peer->closing = false;
         node->peers_closing--;
     }
     s_retire_monitor (node, peer);
+    //  What was queued for it goes with its DEALER: give the memory back.
+    if (peer->sent - peer->acked > ACK_EVERY * 4)
+        node_trim_later (node);
     //  The DEALER too outlives the round: it is freed at the next tick.
     peer->dead = true;
     zhashx_delete (node->peers, peer->name);
@@ -217,6 +232,10 @@ s_check_up (node_t *node, peer_t *peer)
         peer->up_at = peer->last_in = zclock_mono ();
         peer->stalled_at = node->detector.stalled_ms;
         node->stats.nodeups++;
+        //  Until now the monitor told if the peer closed our connection
+        //  before it said HELLO (it had no descriptor for us); from now on
+        //  its own connection to our ROUTER says when it goes.
+        s_retire_monitor (node, peer);
         node_event (node, "nodeup", peer->name, NULL);
     }
 }
@@ -298,9 +317,15 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     zsock_set_identity (peer->dealer, node->name);
     otp_auth_client (peer->dealer, &node->keys);
     peer->monitor = otp_monitor_new (peer->dealer,
-        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
       | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
       | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    if (!peer->monitor) {
+        node->stats.dials_refused++;
+        otp_warn ("not dialling %s: cannot watch a socket (%s)", name, zmq_strerror (zmq_errno ()));
+        s_peer_destroy (&peer);
+        return NULL;
+    }
     zloop_reader (node->loop, otp_monitor_socket (peer->monitor), s_on_monitor, peer);
     otp_limits_took (DIAL_FDS);
     if (zsock_connect (peer->dealer, "tcp://%s:%d", address, port)) {
@@ -313,6 +338,29 @@ s_dial (node_t *node, const char *name, const char *host, int port, const char *
     s_hello (node, peer, mode);
     otp_debug ("dialling %s at %s:%d", name, host, port);
     return peer;
+}
+
+//  A peer dialled us and we have no descriptor to spare to dial it back: its connection would hold one of ours
+//  for its whole set-up time, and then again with every retry. Closing it
+//  tells the peer at once (its dial monitor sees the close before our
+//  HELLO) and it backs off. `fd` is the connection its HELLO came on, just
+//  read after the pending closes (s_read_router): libzmq cannot have
+//  closed and reused it since. The check of our own port on it keeps any
+//  other descriptor safe all the same.
+static void
+s_refuse (node_t *node, int fd)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof local;
+    if (fd < 0 || getsockname (fd, (struct sockaddr *) &local, &len))
+        return;
+    int port = local.ss_family == AF_INET? ntohs (((struct sockaddr_in *) &local)->sin_port)
+             : local.ss_family == AF_INET6? ntohs (((struct sockaddr_in6 *) &local)->sin6_port)
+             : -1;
+    if (port != node->port)
+        return;
+    node->stats.peers_refused++;
+    shutdown (fd, SHUT_RDWR);
 }
 
 //  Our HELLO once more, on the connection we have: the peer dialled us
@@ -375,10 +423,16 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
             break;
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             peer->handshaken = true;
-            //  From now on the peer's own connection to our ROUTER says
-            //  when it goes (peer_disconnected).
-            s_retire_monitor (node, peer);
             s_check_up (node, peer);
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            //  Handshaken, not yet up: the peer closed our connection
+            //  before its HELLO - it has no descriptor to dial us back
+            //  (s_refuse). The back-off spaces our next try; libzmq alone
+            //  would reconnect every 100 ms and hold one of its few
+            //  descriptors all along.
+            if (peer->handshaken && !peer->up)
+                s_drop (node, peer, "refused");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -461,8 +515,11 @@ s_on_hello (node_t *node, const char *from, int fd, zmsg_t *msg)
         if (!streq (echo, "-"))
             return;     //  answers a record of ours that is gone; its close tells it
         peer = s_dial (node, name, host, (int) port, "back", link, !*link);
-        if (!peer)
+        if (!peer) {
+            if (!otp_limits_fd_room (DIAL_FDS))
+                s_refuse (node, fd);
             return;
+        }
     }
     else {
         peer->legacy = !*link;
@@ -538,8 +595,40 @@ peer_on_message (node_t *node, const char *from, int fd, int cmd, zmsg_t *msg)
             node->stats.bad_messages++;
             return;
         }
-        zframe_t *payload = zframe_dup (otp_msg_arg (msg, 3));
-        client_deliver (node, sender, to, &payload, kind, *kind? otp_msg_arg (msg, 5): NULL);
+        //  Counted as the sender counts it (the frames after the routing id),
+        //  and acknowledged without touching last_out: an ACK is not a
+        //  heartbeat to an older node, which drops it as unknown.
+        peer->got += zmsg_content_size (msg);
+        //  The payload is taken out, not copied (see client.c's s_on_send).
+        zframe_t *ref = *kind? otp_msg_arg (msg, 5): NULL;
+        zframe_t *payload = otp_msg_arg (msg, 3);
+        zmsg_remove (msg, payload);
+        client_deliver (node, sender, to, &payload, kind, ref);
+        if (peer->got - peer->got_acked >= ACK_EVERY) {
+            zmsg_t *ack = zmsg_new ();
+            zmsg_addstr (ack, "ACK");
+            zmsg_addstrf (ack, "%" PRIu64, peer->got);
+            if (otp_send (&ack, peer->dealer) == 0)
+                peer->got_acked = peer->got;
+        }
+    }
+    else
+    if (cmd == NODE_ACK) {
+        long total;
+        if (otp_msg_int (msg, 0, 0, LONG_MAX, &total)) {
+            node->stats.bad_messages++;
+            return;
+        }
+        peer->acks = true;
+        uint64_t acked = (uint64_t) total < peer->sent? (uint64_t) total: peer->sent;
+        if (acked > peer->acked)
+            peer->acked = acked;
+        if (peer->over && peer->sent - peer->acked < node->config->peer_budget) {
+            otp_info ("peer %s reads again: %" PRIu64 " messages to it were dropped "
+                      "while it was over its budget", peer->name, peer->over_drops);
+            peer->over = false;
+            peer->over_drops = 0;
+        }
     }
 }
 
@@ -670,7 +759,28 @@ peer_send (node_t *node, const char *name, zmsg_t **msg)
         node->stats.dropped++;
         return -1;
     }
-    return s_send (node, peer, msg);
+    //  A peer that does not read (frozen, starved) holds what we queue for
+    //  it until its heartbeats are missed, a second or so: at a gigabyte a
+    //  second, too much. Over the budget, messages to it are dropped.
+    if (peer->acks && peer->sent - peer->acked >= node->config->peer_budget) {
+        if (!peer->over) {
+            peer->over = true;
+            if (otp_log_ratelimit (&peer->over_warned, 10000))
+                otp_warn ("peer %s is over its budget: %" PRIu64 " bytes unacknowledged (budget %"
+                          PRIu64 "); messages to it are dropped", peer->name,
+                          peer->sent - peer->acked, node->config->peer_budget);
+        }
+        peer->over_drops++;
+        node->stats.peers_dropped++;
+        node->stats.dropped++;
+        zmsg_destroy (msg);
+        return -1;
+    }
+    size_t size = zmsg_content_size (*msg);
+    if (s_send (node, peer, msg))
+        return -1;
+    peer->sent += size;
+    return 0;
 }
 
 void
