@@ -15,10 +15,18 @@
     otp-bench -n NODE children COUNT PREFIX CMD [ARGS...]
         starts COUNT cluster children PREFIX1..PREFIXCOUNT, each named like
         its id, one after another through otp-sup (start-child); prints the
-        time until all were started, and where they run.                    */
+        time until all were started, and where they run.
+    otp-bench cookie SECONDS
+        no node: what a captured gossip datagram costs someone guessing the
+        cookie offline. Signs one announcement as a node would, then for
+        SECONDS each (at least one guess) tries wrong cookies against it,
+        deriving the key as before the master key (BLAKE2b of the cookie)
+        and as now (Argon2id, otp_kdf); prints the derivation time and the
+        guesses per second on this core for both.                          */
 #include "otp.h"
 #include "otp_supervisor.h"
 #include <getopt.h>
+#include <sodium.h>
 
 #define WINDOW 1000
 
@@ -232,11 +240,79 @@ s_children (otp_client_t *client, long count, const char *prefix, char **argv, i
     return 0;
 }
 
+//  The gossip key as otp-labs derived it before the master key (v1).
+static void
+s_key_v1 (uint8_t key [OTP_GOSSIP_KEY_SIZE], const char *cookie)
+{
+    crypto_generichash (key, OTP_GOSSIP_KEY_SIZE, (const unsigned char *) cookie, strlen (cookie),
+                        (const unsigned char *) "otp-labs/gossip/v1", 18);
+}
+
+static void
+s_key_v2 (uint8_t key [OTP_GOSSIP_KEY_SIZE], const char *cookie)
+{
+    uint8_t master [OTP_KDF_KEY_SIZE];
+    if (otp_kdf_derive (master, cookie, otp_kdf_cluster ()))
+        otp_fatal ("Argon2id failed");
+    otp_kdf_subkey (key, OTP_GOSSIP_KEY_SIZE, master, "otp-labs/gossip/v2");
+}
+
+//  Guesses against `datagram` for `seconds`; returns guesses per second.
+static double
+s_guess (const uint8_t *datagram, size_t size, double seconds,
+         void (*derive) (uint8_t *, const char *))
+{
+    int64_t start = s_now_us (), stop = start + (int64_t) (seconds * 1e6);
+    long guesses = 0;
+    char guess [64];
+    uint8_t key [OTP_GOSSIP_KEY_SIZE];
+    otp_gossip_t msg;
+    do {
+        snprintf (guess, sizeof guess, "guess-%020ld", guesses++);
+        derive (key, guess);
+        if (otp_gossip_decode (datagram, size, key, &msg) == OTP_GOSSIP_OK)
+            otp_fatal ("a wrong guess verified");
+    } while (s_now_us () < stop);
+    return (double) guesses * 1e6 / (double) (s_now_us () - start);
+}
+
+static int
+s_cookie (double seconds)
+{
+    char cookie [OTP_COOKIE_MADE + 1];
+    otp_cookie_make (cookie);
+    otp_gossip_t msg = { .kind = OTP_GOSSIP_ALIVE, .port = 9100,
+                         .instance = "0123456789abcdef0123456789abcdef",
+                         .timestamp = 1796000000000, .sequence = 1 };
+    snprintf (msg.node, sizeof msg.node, "a@10.0.0.1");
+    snprintf (msg.host, sizeof msg.host, "10.0.0.1");
+    uint8_t v1 [OTP_GOSSIP_MAX], v2 [OTP_GOSSIP_MAX], key [OTP_GOSSIP_KEY_SIZE];
+    s_key_v1 (key, cookie);
+    int size1 = otp_gossip_encode (&msg, key, v1, sizeof v1);
+    int64_t t0 = s_now_us ();
+    s_key_v2 (key, cookie);
+    double derive_ms = (double) (s_now_us () - t0) / 1000.0;
+    int size2 = otp_gossip_encode (&msg, key, v2, sizeof v2);
+    if (size1 < 0 || size2 < 0)
+        otp_fatal ("cannot sign the announcement");
+    //  The node's own path: the key it really uses verifies the datagram.
+    otp_gossip_key (key, cookie);
+    if (otp_gossip_decode (v2, (size_t) size2, key, &msg) != OTP_GOSSIP_OK)
+        otp_fatal ("otp_gossip_key is not the v2 derivation");
+    double before = s_guess (v1, (size_t) size1, seconds, s_key_v1);
+    double after = s_guess (v2, (size_t) size2, seconds, s_key_v2);
+    printf ("derive %.1f ms; datagram %d bytes; guesses/s per core: v1 %.0f, v2 %.1f (%.0fx fewer)\n",
+            derive_ms, size2, before, after, before / after);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     otp_log_init (argv [0]);
     otp_signal_cli ();
+    if (argc == 3 && streq (argv [1], "cookie"))
+        return s_cookie ((double) otp_opt_int ("SECONDS", argv [2], 1, 600));
     const char *node = otp_env ("OTP_NODE_NAME", NULL);
     int opt;
     while ((opt = getopt (argc, argv, "+n:")) != -1)
@@ -244,7 +320,7 @@ main (int argc, char *argv [])
             node = optarg;
     if (!node || optind + 2 > argc)
         otp_fatal ("usage: otp-bench -n NODE register COUNT NODE... | call ADDR@NODE COUNT | "
-                   "send ADDR@NODE COUNT | sink NAME | children COUNT PREFIX CMD...");
+                   "send ADDR@NODE COUNT | sink NAME | children COUNT PREFIX CMD... | cookie SECONDS");
     char cookie [OTP_COOKIE_MAX + 1], error [1024];
     if (otp_cookie_load (otp_env ("OTP_COOKIE", NULL), otp_env ("OTP_COOKIE_FILE", NULL),
                          cookie, sizeof cookie, error, sizeof error))

@@ -8,6 +8,7 @@
 #include "otp_opt.h"
 #include "otp_name.h"
 #include "otp_cookie.h"
+#include "otp_kdf.h"
 #include "otp_auth.h"
 #include "otp_gossip.h"
 #include "otp_proto.h"

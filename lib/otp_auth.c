@@ -3,7 +3,7 @@
 #include <assert.h>
 #include <sodium.h>
 
-#define KDF_CONTEXT "otp-labs/curve/v1"
+#include "otp_kdf.h"
 
 struct _otp_zap_t {
     zsock_t *handler;
@@ -15,11 +15,13 @@ struct _otp_zap_t {
 void
 otp_keys_from_cookie (otp_keys_t *keys, const char *cookie)
 {
-    if (sodium_init () < 0)
-        otp_fatal ("libsodium failed to initialise");
-    crypto_generichash (keys->secret_key, sizeof keys->secret_key,
-                        (const unsigned char *) cookie, strlen (cookie),
-                        (const unsigned char *) KDF_CONTEXT, strlen (KDF_CONTEXT));
+    //  Called at start (a node, a client's first connection): this is the
+    //  only place the key pair is made, so a failure here is a start-up one.
+    uint8_t master [OTP_KDF_KEY_SIZE];
+    if (otp_kdf_master (master, cookie))
+        otp_fatal ("cannot derive the cluster's keys (Argon2id needs %u MiB)", OTP_KDF_MEMLIMIT >> 20);
+    otp_kdf_subkey (keys->secret_key, sizeof keys->secret_key, master, "otp-labs/curve/v2");
+    sodium_memzero (master, sizeof master);
     crypto_scalarmult_base (keys->public_key, keys->secret_key);
 }
 

@@ -17,7 +17,8 @@ typedef struct {
     uint8_t secret_key [32];
 } otp_keys_t;
 
-//  Derives the cluster key pair from the cookie (BLAKE2b, keyed by purpose).
+//  Derives the cluster key pair from the cookie (otp_kdf: Argon2id once, then
+//  BLAKE2b keyed by purpose). Exits at once if the derivation fails.
 void otp_keys_from_cookie (otp_keys_t *keys, const char *cookie);
 //  Makes `sock` a CURVE server with the cluster keys.
 void otp_auth_server (zsock_t *sock, const otp_keys_t *keys);

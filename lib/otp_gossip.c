@@ -1,5 +1,7 @@
 #include "otp_gossip.h"
 #include "otp_auth.h"
+#include "otp_kdf.h"
+#include "otp_log.h"
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -8,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define KDF_CONTEXT     "otp-labs/gossip/v1"
 #define MAGIC           "OTPG"
 #define FIXED           40      //  magic .. instance; the name's length byte follows
 
@@ -19,11 +20,11 @@ enum { AT_VERSION = 4, AT_KIND = 5, AT_PORT = 6, AT_TIMESTAMP = 8, AT_SEQUENCE =
 void
 otp_gossip_key (uint8_t key [OTP_GOSSIP_KEY_SIZE], const char *cookie)
 {
-    if (sodium_init () < 0)
-        abort ();
-    crypto_generichash (key, OTP_GOSSIP_KEY_SIZE,
-                        (const unsigned char *) cookie, strlen (cookie),
-                        (const unsigned char *) KDF_CONTEXT, strlen (KDF_CONTEXT));
+    uint8_t master [OTP_KDF_KEY_SIZE];
+    if (otp_kdf_master (master, cookie))
+        otp_fatal ("cannot derive the cluster's keys (Argon2id needs %u MiB)", OTP_KDF_MEMLIMIT >> 20);
+    otp_kdf_subkey (key, OTP_GOSSIP_KEY_SIZE, master, "otp-labs/gossip/v2");
+    sodium_memzero (master, sizeof master);
 }
 
 static void

@@ -53,8 +53,9 @@ typedef struct {
     uint64_t sequence;                  //  1, 2, ... per sender instance
 } otp_gossip_t;
 
-//  The MAC key: BLAKE2b of the cookie, keyed with "otp-labs/gossip/v1", so
-//  that it is unrelated to the CURVE keys derived from the same cookie.
+//  The MAC key: a subkey of the cluster's master key (otp_kdf), for the
+//  purpose "otp-labs/gossip/v2", unrelated to the CURVE keys. A captured
+//  datagram tests a guessed cookie at the price of one Argon2id.
 void otp_gossip_key (uint8_t key [OTP_GOSSIP_KEY_SIZE], const char *cookie);
 
 //  Writes the signed datagram into `buffer` (OTP_GOSSIP_MAX bytes suffice).

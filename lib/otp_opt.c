@@ -18,6 +18,16 @@ otp_env (const char *name, const char *fallback)
     return value && *value? value: fallback;
 }
 
+const char *
+otp_opt_secret (char *arg)
+{
+    static char copy [4096];
+    snprintf (copy, sizeof copy, "%s", arg);
+    for (char *p = arg; *p; p++)
+        *p = 'x';
+    return copy;
+}
+
 int
 otp_parse_int (const char *text, long min, long max, long *value)
 {

@@ -15,6 +15,12 @@ const char *otp_env (const char *name, const char *fallback);
 int otp_parse_int (const char *text, long min, long max, long *value);
 //  As otp_parse_int, but exits with a one-line error naming `what`.
 long otp_opt_int (const char *what, const char *text, long min, long max);
+//  A secret given on the command line (--cookie): returns a copy and
+//  overwrites the argument in place with 'x's, so that ps and
+//  /proc/PID/cmdline no longer show it (they did in the instant before; a
+//  variable or a file is the better way). One secret a process: the copy
+//  is static.
+const char *otp_opt_secret (char *arg);
 //  Prints "PROG (otp-labs) VERSION" and exits 0.
 void otp_print_version (const char *prog) __attribute__ ((noreturn));
 //  True if a TCP listener could bind address:port now. Checked before a

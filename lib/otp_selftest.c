@@ -11,6 +11,7 @@ main (void)
     struct { const char *name; void (*test) (void); } tests [] = {
         { "otp_name", otp_name_test },
         { "otp_cookie", otp_cookie_test },
+        { "otp_kdf", otp_kdf_test },
         { "otp_proto", otp_proto_test },
         { "otp_auth", otp_auth_test },
         { "otp_gossip", otp_gossip_test },

@@ -8,7 +8,10 @@ export PATH="$OTP_BIN:$PATH"
 setup () {
     export HOME="$BATS_TEST_TMPDIR/home"
     mkdir -p "$HOME"
-    export OTP_COOKIE="cookie-$RANDOM-$RANDOM"
+    # Strong enough for the cookie rule (16 characters, 8 different)
+    OTP_COOKIE=$(printf 'cookie-%05d-%05d-%05d' $RANDOM $RANDOM $RANDOM)
+    export OTP_COOKIE
+    unset OTP_CLUSTER_NAME
     unset OTP_NODE_NAME OTP_COOKIE_FILE OTP_CLUSTER_STRATEGY OTP_CLUSTER_NODES
     # A runner inside a Kubernetes pod would otherwise name bare --name nodes
     # after the pod (otp-node: POD_IP and NAMESPACE).

@@ -26,6 +26,9 @@ int ctl_registry (ctl_t *ctl, const char *command, int argc, char **argv);
 //  start-child, stop-child, restart-child, delete-child, which-children,
 //  count-children and sup-info, to the otp-sup beside the node.
 int ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv);
+//  `cookie [--file PATH | --check]`: a new cookie, or the verdict on the
+//  one in use; exit status.
+int ctl_cookie (ctl_t *ctl, int argc, char **argv);
 //  Prints key, value frames as a table, or a JSON object.
 void ctl_print_pairs (ctl_t *ctl, zmsg_t *pairs);
 //  Prints `text` as a JSON string.

@@ -43,6 +43,9 @@ s_usage (FILE *out)
 "  rpc NODE [--] CMD ARGS  run CMD on NODE, streaming its output; its exit status\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
 "  epmd info [--host H]   the port mapper's pid, uptime and size\n"
+"  cookie               print a new random cookie (32 letters and digits)\n"
+"  cookie --file PATH   write a new cookie to PATH, mode 0400 (never over a file)\n"
+"  cookie --check       check the cookie this otp-ctl would use (not printed)\n"
 "\n"
 "Options:\n"
 "  -n, --node NODE        node to talk to, name@host (OTP_NODE_NAME)\n"
@@ -85,7 +88,7 @@ main (int argc, char *argv [])
     while ((opt = getopt_long (argc, argv, "+n:c:e:t:jhV", longopts, NULL)) != -1) {
         switch (opt) {
             case 'n': ctl.node = optarg; break;
-            case 'c': ctl.cookie = optarg; break;
+            case 'c': ctl.cookie = otp_opt_secret (optarg); break;
             case OPT_COOKIE_FILE: ctl.cookie_file = optarg; ctl.cookie = NULL; break;
             case 'e': ctl.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
             case 't':
@@ -127,5 +130,6 @@ main (int argc, char *argv [])
     ||  streq (command, "sup-info"))
         return ctl_sup (&ctl, command, nargs, args);
     if (streq (command, "rpc")) return ctl_rpc (&ctl, nargs, args);
+    if (streq (command, "cookie")) return ctl_cookie (&ctl, nargs, args);
     otp_fatal ("unknown command '%s' (see --help)", command);
 }

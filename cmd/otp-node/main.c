@@ -171,7 +171,7 @@ main (int argc, char *argv [])
         switch (opt) {
             case 'N': name = optarg; sname = NULL; break;
             case 's': sname = optarg; name = NULL; break;
-            case 'c': cookie = optarg; break;
+            case 'c': cookie = otp_opt_secret (optarg); break;
             case OPT_COOKIE_FILE: cookie_file = optarg; cookie = NULL; break;
             case 'p': config.port = (int) otp_opt_int ("--port", optarg, 0, 65535); break;
             case 'b': config.bind = optarg; break;

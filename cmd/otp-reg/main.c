@@ -175,7 +175,7 @@ main (int argc, char *argv [])
     while ((opt = getopt_long (argc, argv, "N:c:e:dnvhV", longopts, NULL)) != -1) {
         switch (opt) {
             case 'N': config.node = optarg; break;
-            case 'c': cookie = optarg; break;
+            case 'c': cookie = otp_opt_secret (optarg); break;
             case OPT_COOKIE_FILE: cookie_file = optarg; cookie = NULL; break;
             case 'e': config.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
             case OPT_CLAIM_TIMEOUT:

@@ -435,7 +435,7 @@ main (int argc, char *argv [])
                 config.failover_delay_ms = (int) otp_opt_int ("--failover-delay", optarg, 0, 600000);
                 break;
             case OPT_REBALANCE: config.rebalance = true; break;
-            case 'c': cookie = optarg; break;
+            case 'c': cookie = otp_opt_secret (optarg); break;
             case OPT_COOKIE_FILE: cookie_file = optarg; cookie = NULL; break;
             case 'e': config.epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
             case 'd': foreground = true; break;

@@ -147,7 +147,7 @@ main (int argc, char *argv [])
             case 'n': node = optarg; break;
             case 'b': busy = true; break;
             case OPT_EXIT_ON_EOF: exit_on_eof = true; break;
-            case 'c': cookie_arg = optarg; break;
+            case 'c': cookie_arg = otp_opt_secret (optarg); break;
             case OPT_COOKIE_FILE: cookie_file = optarg; cookie_arg = NULL; break;
             case 'e': epmd_port = (int) otp_opt_int ("--epmd-port", optarg, 1, 65535); break;
             case 't': timeout_ms = (int) otp_opt_int ("--timeout", optarg, 1, 3600000); break;
