@@ -77,22 +77,27 @@ otp_cookie_make (char cookie [OTP_COOKIE_MADE + 1])
     } while (s_check (cookie, error, sizeof error));
 }
 
-static int
-s_create (const char *path, char *error, size_t error_size)
+int
+otp_cookie_create (const char *path, char *error, size_t error_size)
 {
-    //  O_EXCL: two nodes starting at once must not write two different cookies.
-    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0400);
-    if (fd < 0)
-        return errno == EEXIST? 0: (snprintf (error, error_size,
-                "cannot create cookie file %s: %s", path, strerror (errno)), -1);
+    //  O_EXCL: two nodes starting at once must not write two different
+    //  cookies, and a cookie is never replaced in place.
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+    if (fd < 0) {
+        int e = errno;
+        snprintf (error, error_size, "cannot create cookie file %s: %s", path, strerror (e));
+        errno = e;
+        return -1;
+    }
     char cookie [OTP_COOKIE_MADE + 2];
     otp_cookie_make (cookie);
     cookie [OTP_COOKIE_MADE] = '\n';
     ssize_t n = write (fd, cookie, OTP_COOKIE_MADE + 1);
-    close (fd);
-    if (n != OTP_COOKIE_MADE + 1) {
+    sodium_memzero (cookie, sizeof cookie);
+    if (close (fd) || n != OTP_COOKIE_MADE + 1) {
         unlink (path);
         snprintf (error, error_size, "cannot write cookie file %s", path);
+        errno = EIO;
         return -1;
     }
     return 0;
@@ -140,7 +145,7 @@ otp_cookie_load (const char *explicit_cookie, const char *file,
             return -1;
         }
         snprintf (path, sizeof path, "%s/.otp-cookie", home);
-        if (s_create (path, error, error_size))
+        if (otp_cookie_create (path, error, error_size) && errno != EEXIST)
             return -1;
     }
     //  O_NONBLOCK: a FIFO given as the cookie file must not hang the start

@@ -30,6 +30,10 @@ int otp_cookie_check (const char *cookie, char *error, size_t error_size);
 //  A new random cookie (32 letters and digits, 190 bits).
 void otp_cookie_make (char cookie [OTP_COOKIE_MADE + 1]);
 
+//  Writes a new cookie to `path`, mode 0400, only if no file is there.
+//  Returns 0, or -1 with the reason in `error` (errno EEXIST if one was).
+int otp_cookie_create (const char *path, char *error, size_t error_size);
+
 void otp_cookie_test (void);
 
 #endif
