@@ -18,6 +18,7 @@
 #include "otp_detector.h"
 #include "otp_gate.h"
 #include "otp_zmtp.h"
+#include "otp_state.h"
 #include "otp_spawn.h"
 #include "otp_request.h"
 #include "otp_client.h"

@@ -23,6 +23,7 @@ main (void)
         { "otp_detector", otp_detector_test },
         { "otp_gate", otp_gate_test },
         { "otp_zmtp", otp_zmtp_test },
+        { "otp_state", otp_state_test },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
         printf (" * %s: ", tests [i].name);

@@ -90,6 +90,10 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             (void) n;
             _exit (127);
         }
+        //  Descriptor 3 may be the exec-error pipe's end: moved out of the way.
+        int error_fd = fds [1];
+        if (opts->fd3 > 2 && error_fd == 3)
+            error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
         if (opts->null_stdio) {
             int null = open ("/dev/null", O_RDWR);
             for (int i = 0; i < 3; i++) {
@@ -100,12 +104,18 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             if (null > 2)
                 close (null);
         }
+        if (opts->fd3 > 2) {
+            if (opts->fd3 == 3)
+                fcntl (3, F_SETFD, 0);      //  dup2 onto itself would keep close-on-exec
+            else
+                dup2 (opts->fd3, 3);
+        }
         //  No environment (calloc failed): exec nothing rather than leak the cookie.
         if (!envp && !opts->keep_cookie)
             _exit (127);
         execvpe (opts->argv [0], opts->argv, envp? envp: environ);
         int err = errno;
-        ssize_t n = write (fds [1], &err, sizeof err);
+        ssize_t n = write (error_fd, &err, sizeof err);
         (void) n;
         _exit (127);
     }

@@ -14,6 +14,7 @@ typedef struct {
     bool new_session;       //  setsid(): own process group, no terminal
     bool null_stdio;        //  stdin/stdout/stderr to /dev/null ...
     int stdio [3];          //  ... except those given here (> 2); 0 keeps it null
+    int fd3;                //  given to the child as descriptor 3 (> 2); 0: none
     char *const *env;       //  "KEY=VALUE"... added to our environment; NULL: none
     const char *cwd;        //  NULL: ours
     int death_signal;       //  sent to the child when we die (PR_SET_PDEATHSIG); 0: none

@@ -12,6 +12,7 @@ const otp_cmd_t otp_sup_requests [SUP_REQUEST_COUNT + 1] = {
     [SUP_WHICH]   = { "which",   1, 1, -1 },
     [SUP_COUNT]   = { "count",   0, 0, -1 },
     [SUP_INFO]    = { "info",    0, 0, -1 },
+    [SUP_STATE]   = { "state",   1, 1, -1 },
     [SUP_REQUEST_COUNT] = { NULL, 0, 0, -1 }
 };
 
@@ -25,6 +26,10 @@ const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1] = {
     [SUP_OP_BEAT]    = { "BEAT",    0, 0, -1 },
     //  One node name per member: a large cluster's list is long.
     [SUP_OP_SEES]    = { "SEES",    1, 1, 0 },
+    [SUP_OP_STATE]   = { "STATE",   9, 9, 8 },
+    [SUP_OP_STACK]   = { "STACK",   4, 4, -1 },
+    [SUP_OP_STATEQ]  = { "STATEQ",  1, 1, -1 },
+    [SUP_OP_STATER]  = { "STATER",  4, 4, -1 },
     [SUP_OP_COUNT]   = { NULL, 0, 0, -1 }
 };
 
@@ -259,6 +264,17 @@ zmsg_t *
 otp_sup_info (otp_client_t *client, char *error, size_t error_size)
 {
     zmsg_t *reply = s_call (client, "info", NULL, NULL, NULL, error, error_size);
+    if (reply && zmsg_size (reply) % 2) {
+        s_malformed (error, error_size);
+        zmsg_destroy (&reply);
+    }
+    return reply;
+}
+
+zmsg_t *
+otp_sup_state (otp_client_t *client, const char *id, char *error, size_t error_size)
+{
+    zmsg_t *reply = s_call (client, "state", id, NULL, NULL, error, error_size);
     if (reply && zmsg_size (reply) % 2) {
         s_malformed (error, error_size);
         zmsg_destroy (&reply);

@@ -30,6 +30,7 @@ enum {
     SUP_WHICH,          //  after -> ok, rows of OTP_SUP_ROW frames, ids > after, sorted
     SUP_COUNT,          //  -> ok, specs, active, supervisors, workers
     SUP_INFO,           //  -> ok, key, value...
+    SUP_STATE,          //  id or name -> ok, key, value...: its latest checkpoint
     SUP_REQUEST_COUNT
 };
 extern const otp_cmd_t otp_sup_requests [SUP_REQUEST_COUNT + 1];
@@ -56,6 +57,13 @@ enum {
     SUP_OP_LEAVING,     //  (none): I am draining; place nothing on me
     SUP_OP_BEAT,        //  (none): I am alive
     SUP_OP_SEES,        //  nodes: the members I reach now, space-separated
+    //  Checkpoints (a child's state), keyed by (epoch, writer) of the
+    //  version its process started under, then seq:
+    SUP_OP_STATE,       //  id, epoch, writer, seq, release, at_ms, total, offset, bytes:
+                        //  one piece of a state (pieces in order, offset 0 first)
+    SUP_OP_STACK,       //  id, epoch, writer, seq: I hold it (or a newer one)
+    SUP_OP_STATEQ,      //  id: send me your latest state, then STATER
+    SUP_OP_STATER,      //  id, epoch, writer, seq: my latest (0 0 - 0: none) was sent
     SUP_OP_COUNT
 };
 extern const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1];
@@ -76,6 +84,9 @@ zmsg_t *otp_sup_which_children (otp_client_t *client, char *error, size_t error_
 //  specs, active, supervisors, workers; NULL on error.
 zmsg_t *otp_sup_count_children (otp_client_t *client, char *error, size_t error_size);
 zmsg_t *otp_sup_info (otp_client_t *client, char *error, size_t error_size);
+//  A cluster child's latest checkpoint, as the member beside us holds it:
+//  key, value pairs (child, held, size, seq, release, age_ms, by, owner).
+zmsg_t *otp_sup_state (otp_client_t *client, const char *id, char *error, size_t error_size);
 
 void otp_supervisor_test (void);
 

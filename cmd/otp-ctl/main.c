@@ -39,6 +39,8 @@ s_usage (FILE *out)
 "  which-children       a table of every child: node, pid, status, restarts...\n"
 "  count-children       specs, active, supervisors, workers\n"
 "  sup-info             the counters of the otp-sup beside NODE\n"
+"  state ID|NAME        a cluster child's latest checkpoint: size, seq, the release\n"
+"                       that wrote it, its age (as the otp-sup beside NODE holds it)\n"
 "  listen NAME          attach to the node as NAME and print each message sent to it\n"
 "  rpc NODE [--] CMD ARGS  run CMD on NODE, streaming its output; its exit status\n"
 "  epmd names [--host H]  the port mapper's names and ports\n"
@@ -127,7 +129,7 @@ main (int argc, char *argv [])
     if (streq (command, "start-child") || streq (command, "stop-child")
     ||  streq (command, "restart-child") || streq (command, "delete-child")
     ||  streq (command, "which-children") || streq (command, "count-children")
-    ||  streq (command, "sup-info"))
+    ||  streq (command, "sup-info") || streq (command, "state"))
         return ctl_sup (&ctl, command, nargs, args);
     if (streq (command, "rpc")) return ctl_rpc (&ctl, nargs, args);
     if (streq (command, "cookie")) return ctl_cookie (&ctl, nargs, args);

@@ -1,6 +1,7 @@
 /*  otp-ctl's supervision commands: start-child, stop-child, restart-child,
-    delete-child, which-children, count-children and sup-info (OTP's
-    supervisor:* calls). Each asks the otp-sup beside the node given by -n,
+    delete-child, which-children, count-children, sup-info (OTP's
+    supervisor:* calls) and state (a cluster child's latest checkpoint).
+    Each asks the otp-sup beside the node given by -n,
     which may send it on to the member that runs the child. Spec flags go
     through otp_childspec_set, so their errors read as a config file's do.  */
 #include "ctl.h"
@@ -232,8 +233,11 @@ ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv)
                 ctl->json = true;
             else
                 argv [args++] = argv [i];
-        if (args != (takes_id? 1: 0))
-            s_usage_error ("usage: otp-ctl %s%s", command, takes_id? " ID": "");
+        bool takes_name = streq (command, "state");
+        if (args != (takes_id || takes_name? 1: 0))
+            s_usage_error ("usage: otp-ctl %s%s", command, takes_id? " ID": takes_name? " ID|NAME": "");
+        if (takes_name)
+            id = argv [0];
         if (takes_id) {
             otp_childspec_t *check = otp_childspec_new ();
             s_set (check, "id", argv [0]);
@@ -286,7 +290,9 @@ ctl_sup (ctl_t *ctl, const char *command, int argc, char **argv)
         }
     }
     else {
-        zmsg_t *reply = streq (command, "which-children")
+        zmsg_t *reply = streq (command, "state")
+                      ? otp_sup_state (client, id, error, sizeof error)
+                      : streq (command, "which-children")
                       ? otp_sup_which_children (client, error, sizeof error)
                       : streq (command, "count-children")
                       ? otp_sup_count_children (client, error, sizeof error)

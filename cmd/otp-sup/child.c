@@ -6,6 +6,7 @@
 #include "sup.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #define LINE_MAX_BYTES 4096
@@ -34,6 +35,12 @@ struct _child_t {
     child_started_fn *started;
     child_exit_fn *handler;
     void *handler_arg;
+    channel_fn *checkpoint;         //  NULL: no checkpoint channel
+    void *checkpoint_arg;
+    channel_t *channel;             //  of the process that runs
+    zlistx_t *start_env;            //  KEY=VALUE for its next start
+    uint64_t instance;
+    uint64_t channel_bad;           //  of its processes so far
 };
 
 child_t *
@@ -75,6 +82,8 @@ child_destroy (child_t **self_p)
                     break;
                 }
         s_close_streams (self);
+        channel_destroy (&self->channel);
+        zlistx_destroy (&self->start_env);
         port_destroy (&self->port);
         otp_childspec_destroy (&self->spec);
         self->dead = true;
@@ -88,6 +97,45 @@ child_set_handler (child_t *self, child_exit_fn *handler, void *arg)
 {
     self->handler = handler;
     self->handler_arg = arg;
+}
+
+void
+child_set_checkpoints (child_t *self, channel_fn *fn, void *arg)
+{
+    self->checkpoint = fn;
+    self->checkpoint_arg = arg;
+}
+
+void
+child_set_start_env (child_t *self, zlistx_t *pairs)
+{
+    zlistx_destroy (&self->start_env);
+    self->start_env = zlistx_new ();
+    zlistx_set_destructor (self->start_env, (czmq_destructor *) zstr_free);
+    for (const char *pair = (const char *) zlistx_first (pairs); pair;
+         pair = (const char *) zlistx_next (pairs))
+        zlistx_add_end (self->start_env, strdup (pair));
+}
+
+uint64_t child_instance (child_t *self) { return self->instance; }
+
+void
+child_checkpoint_reply (child_t *self, uint64_t instance, const char *fmt, ...)
+{
+    if (!self->channel || instance != self->instance)
+        return;
+    va_list args;
+    va_start (args, fmt);
+    char *line = zsys_vprintf (fmt, args);
+    va_end (args);
+    channel_reply (self->channel, "%s", line);
+    zstr_free (&line);
+}
+
+uint64_t
+child_channel_bad (child_t *self)
+{
+    return self->channel_bad + channel_bad (self->channel);
 }
 
 const otp_childspec_t *child_spec (child_t *self) { return self->spec; }
@@ -285,16 +333,34 @@ s_spawn (child_t *self, char *error, size_t error_size)
                     close (all [p][e]);
         return -1;
     }
-    char *env [OTP_CHILD_ENV_MAX + 4];
+    //  The checkpoint channel: a socket pair, the child's end its fd 3.
+    int channel [2] = { -1, -1 };
+    if (self->checkpoint && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel)) {
+        snprintf (error, error_size, "socketpair: %s", strerror (errno));
+        int *all [3] = { in, out, err };
+        for (int p = 0; p < 3; p++)
+            for (int e = 0; e < 2; e++)
+                if (all [p][e] >= 0)
+                    close (all [p][e]);
+        return -1;
+    }
+    size_t extra = self->start_env? zlistx_size (self->start_env): 0;
+    char **env = (char **) zmalloc ((size_t) (spec->envc + 5 + (int) extra) * sizeof (char *));
     int envc = 0;
     for (int i = 0; i < spec->envc; i++)
         env [envc++] = spec->env [i];
-    char *own [3];
+    char *own [4];
     own [0] = zsys_sprintf ("OTP_NODE=%s", node? node: "");
     own [1] = zsys_sprintf ("OTP_CHILD_ID=%s", spec->id);
     own [2] = zsys_sprintf ("OTP_NAME=%s", spec->name? spec->name: "");
-    for (int i = 0; i < 3; i++)
-        env [envc++] = own [i];
+    own [3] = self->checkpoint? zsys_sprintf ("OTP_STATE_FD=%d", OTP_STATE_FD): NULL;
+    for (int i = 0; i < 4; i++)
+        if (own [i])
+            env [envc++] = own [i];
+    if (self->start_env)
+        for (char *pair = (char *) zlistx_first (self->start_env); pair;
+             pair = (char *) zlistx_next (self->start_env))
+            env [envc++] = pair;
     env [envc] = NULL;
     otp_spawn_opts_t opts = {
         .argv = spec->argv,
@@ -305,10 +371,14 @@ s_spawn (child_t *self, char *error, size_t error_size)
         .cwd = spec->cwd,
         .death_signal = SIGKILL,
         .keep_cookie = otp_childspec_keeps_cookie (spec),
+        .fd3 = channel [1] > 2? channel [1]: 0,
     };
     pid_t pid = otp_spawn (&opts, error, error_size);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         zstr_free (&own [i]);
+    free (env);
+    if (channel [1] >= 0)
+        close (channel [1]);
     if (bridged)
         close (in [0]);
     close (out [1]);
@@ -318,13 +388,18 @@ s_spawn (child_t *self, char *error, size_t error_size)
             close (in [1]);
         close (out [0]);
         close (err [0]);
+        if (channel [0] >= 0)
+            close (channel [0]);
         self->app->stats.exec_failures++;
         child_set_status (self, "failed");
         return -1;
     }
     self->pid = pid;
+    self->instance++;
     self->stop_requested = false;
     self->app->stats.starts++;
+    if (channel [0] >= 0)
+        self->channel = channel_new (self->app, channel [0], self->checkpoint, self->checkpoint_arg);
     char key [16];
     snprintf (key, sizeof key, "%d", (int) pid);
     zhashx_update (self->app->pids, key, self);
@@ -429,6 +504,12 @@ child_reaped (app_t *app, pid_t pid, int wstatus)
         self->kill_timer = -1;
     }
     s_close_streams (self);
+    //  Its last checkpoint (a hand-off's) may still wait in the socket.
+    if (self->channel) {
+        channel_drain (self->channel);
+        self->channel_bad += channel_bad (self->channel);
+        channel_destroy (&self->channel);
+    }
     if (self->port)
         port_set_stdin (self->port, -1);
     int status = WIFEXITED (wstatus)? WEXITSTATUS (wstatus)

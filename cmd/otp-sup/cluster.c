@@ -20,95 +20,10 @@
     A child's name is taken before it starts (see child.c): while the old
     holder still has it, the new owner waits and tries again, so a named
     child never runs twice, not even during a hand-off.                    */
-#include "sup.h"
+#include "cluster.h"
 #include <sodium.h>
 
-#define CLUSTER_TICK_MS 20
-#define CLUSTER_BEAT_MS 500
-//  Every member says again how its children run, this often: a RUN that
-//  came before the version naming its sender (over another member's
-//  connection), or for a child we did not know yet, was not believed, and
-//  nothing else would say it again while the child runs on.
-#define CLUSTER_RUN_REFRESH_MS 1000
-#define CLUSTER_RETRY_MIN_MS 5
-#define CLUSTER_RETRY_MAX_MS 500
-#define CLUSTER_BATCH 256               //  entries per message of a table
-
-typedef enum { ENTRY_RUNNING, ENTRY_STOPPED, ENTRY_DELETED } estate_t;
 static const char *s_states [] = { "running", "stopped", "deleted", NULL };
-
-typedef struct {
-    cluster_t *cluster;
-    char id [OTP_CHILD_ID_MAX + 1];
-    otp_childspec_t *spec;
-    uint64_t epoch;
-    char writer [OTP_NODE_MAX + 1];
-    char owner [OTP_NODE_MAX + 1];
-    estate_t state;
-    uint64_t generation;            //  restart-child: a new one
-    //  How it runs at its owner, as the owner last said.
-    uint64_t run_epoch;
-    //  A RUN from a member that runs a newer version than ours (it came
-    //  before that version did, over another member's connection): kept,
-    //  and applied if the version comes naming that member.
-    struct {
-        char from [OTP_NODE_MAX + 1];
-        uint64_t epoch;
-        long pid;
-        int restarts;
-        char status [16];
-    } early;
-    long pid;
-    int restarts;
-    char status [16];
-    //  Here, when we own it.
-    child_t *child;
-    uint64_t child_generation;
-    otp_message_t *stop_call;       //  a stop-child waiting for the exit
-    otp_message_t *start_call;      //  a restart-child waiting for the start
-    int64_t retry_at;               //  waiting for its name: try again then
-    int retry_ms;
-    int64_t orphaned_at;            //  quorum: its owner went at this time
-    char moving_to [OTP_NODE_MAX + 1];  //  rebalancing: stopping here to start there
-} entry_t;
-
-typedef struct {
-    char name [OTP_NODE_MAX + 1];
-    bool up;                        //  the node is up
-    bool member;                    //  its otp-sup said HELLO or TABLE
-    //  Its whole TABLE is applied here since its node came up. Only then
-    //  does it count towards a quorum: a member back from the minority side
-    //  of a partition holds stale versions that name it owner, and the
-    //  majority's newer ones must reach it before it may start anything.
-    bool synced;
-    //  The nodes it said it reaches (SEES), space-separated; NULL until it
-    //  has said so since it came up. One that another member still reaches
-    //  is not gone, only cut off from us (a link not back yet after a heal).
-    char *sees;
-    bool gone;                      //  its otp-sup did not answer (noproc)
-    bool leaving;                   //  it is draining
-} peer_t;
-
-typedef enum { STRATEGY_UNIFORM, STRATEGY_RANDOM, STRATEGY_QUORUM } strategy_t;
-
-struct _cluster_t {
-    app_t *app;
-    const char *me;
-    strategy_t strategy;
-    zhashx_t *entries;              //  id -> entry_t
-    zhashx_t *peers;                //  node -> peer_t
-    intensity_t *restarts;          //  of the children here
-    bool leaving;
-    bool stopped;                   //  escalated or lost: nothing runs here any more
-    bool timed;                     //  some entry waits for a time (a retry, a failover delay)
-    int timer;
-    int64_t next_beat;
-    int64_t next_run_refresh;
-    struct {
-        uint64_t failovers, handoffs, conflicts, versions_in, versions_out, bad_batches;
-        uint64_t runs_ignored;      //  RUN reports from members that do not own the child
-    } stats;
-};
 
 static void s_reconcile (cluster_t *self, entry_t *entry);
 
@@ -129,6 +44,7 @@ s_entry_destroy (entry_t **self_p)
     entry_t *self = *self_p;
     if (self) {
         child_destroy (&self->child);
+        cluster_state_clear (self);
         otp_childspec_destroy (&self->spec);
         otp_message_destroy (&self->stop_call);
         otp_message_destroy (&self->start_call);
@@ -221,6 +137,22 @@ s_quorum (cluster_t *self)
     if (self->strategy != STRATEGY_QUORUM)
         return true;
     return s_members_seen (self) >= self->app->config->members / 2 + 1;
+}
+
+bool cluster_has_quorum (cluster_t *self) { return s_quorum (self); }
+bool cluster_peer_live (peer_t *peer) { return s_peer_live (peer); }
+
+int
+cluster_majority (cluster_t *self)
+{
+    if (self->strategy == STRATEGY_QUORUM)
+        return self->app->config->members / 2 + 1;
+    int live = 1;
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (s_peer_live (peer))
+            live++;
+    return live / 2 + 1;
 }
 
 //  The nodes we reach, ourselves included, space-separated; freshly
@@ -352,6 +284,8 @@ s_send (cluster_t *self, const char *node, zmsg_t *ops)
     zframe_destroy (&payload);
 }
 
+void cluster_send (cluster_t *self, const char *node, zmsg_t *ops) { s_send (self, node, ops); }
+
 //  What we reach, to every member in step with us: at once when it
 //  changes, so that a failover waits for no beat.
 static void
@@ -417,6 +351,8 @@ s_send_table (cluster_t *self, const char *node, const char *op)
     free (sees);
     s_send (self, node, ops);
     zmsg_destroy (&ops);
+    //  The states after the entries they belong to.
+    cluster_state_send_all (self, node);
 }
 
 static bool
@@ -489,6 +425,9 @@ static void
 s_start (cluster_t *self, entry_t *entry)
 {
     entry->retry_at = 0;
+    //  Its state first: read from the members under a new version.
+    if (cluster_state_before_start (self, entry))
+        return;
     child_start_async (entry->child, s_on_started);
 }
 
@@ -497,6 +436,15 @@ s_wanted_here (cluster_t *self, entry_t *entry)
 {
     return entry->state == ENTRY_RUNNING && streq (entry->owner, self->me)
         && !self->leaving && !self->stopped && !*entry->moving_to && s_quorum (self);
+}
+
+bool cluster_wanted_here (cluster_t *self, entry_t *entry) { return s_wanted_here (self, entry); }
+
+void
+cluster_start_entry (cluster_t *self, entry_t *entry)
+{
+    if (entry->child && !child_alive (entry->child))
+        s_start (self, entry);
 }
 
 //  Draining: a child of ours that no longer runs here goes to the member
@@ -527,6 +475,7 @@ s_reconcile (cluster_t *self, entry_t *entry)
         otp_childspec_t *spec = otp_childspec_dup (entry->spec);
         entry->child = child_new (self->app, &spec, "cluster");
         child_set_handler (entry->child, s_on_child_exit, entry);
+        cluster_state_attach (self, entry);
         entry->child_generation = entry->generation;
         s_start (self, entry);
     }
@@ -576,6 +525,9 @@ s_reconcile (cluster_t *self, entry_t *entry)
             app_check_done (self->app);
         }
     }
+    //  A deleted child's state goes with it.
+    if (entry->state == ENTRY_DELETED && !entry->child && entry->st.held.have)
+        cluster_state_clear (entry);
 }
 
 static void
@@ -795,6 +747,9 @@ cluster_on_batch (cluster_t *self, const char *from, zframe_t *payload)
             else
                 free (sees);
         }
+        else
+        if (index >= SUP_OP_STATE && index <= SUP_OP_STATER)
+            cluster_state_on_op (self, from, index, op);
         else
         if (index == SUP_OP_LEAVING) {
             s_peer (self, from)->leaving = true;
@@ -1041,6 +996,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         if (orphans && s_quorum (self))
             s_check_orphans (self);
     }
+    cluster_state_tick (self, now);
     if (now >= self->next_run_refresh) {
         self->next_run_refresh = now + CLUSTER_RUN_REFRESH_MS;
         s_refresh_runs (self);
@@ -1082,6 +1038,7 @@ cluster_new (app_t *app)
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_peer_destroy);
     self->restarts = intensity_new (app->config->intensity, app->config->period_ms);
     self->timer = zloop_timer (app->loop, CLUSTER_TICK_MS, 0, s_on_tick, self);
+    cluster_state_init (self);
     return self;
 }
 
@@ -1091,6 +1048,7 @@ cluster_destroy (cluster_t **self_p)
     cluster_t *self = *self_p;
     if (self) {
         zloop_timer_end (self->app->loop, self->timer);
+        cluster_state_fini (self);
         zhashx_destroy (&self->entries);
         zhashx_destroy (&self->peers);
         intensity_destroy (&self->restarts);
@@ -1218,6 +1176,11 @@ cluster_start_child (cluster_t *self, otp_childspec_t **spec_p, otp_message_t **
     otp_childspec_t *copy = otp_childspec_dup (entry->spec);
     entry->child = child_new (self->app, &copy, "cluster");
     child_set_handler (entry->child, s_on_child_exit, entry);
+    //  A new child: no member has a state of it to read.
+    cluster_state_attach (self, entry);
+    entry->st.read_epoch = entry->epoch;
+    snprintf (entry->st.read_writer, sizeof entry->st.read_writer, "%s", entry->writer);
+    cluster_state_before_start (self, entry);
     char error [1024];
     bool busy;
     if (child_start (entry->child, &busy, error, sizeof error)) {
@@ -1393,4 +1356,5 @@ cluster_info (cluster_t *self, zmsg_t *reply)
     zmsg_addstrf (reply, "%" PRIu64, self->stats.bad_batches);
     zmsg_addstr (reply, "runs_ignored");
     zmsg_addstrf (reply, "%" PRIu64, self->stats.runs_ignored);
+    cluster_state_info (self, reply);
 }

@@ -298,6 +298,18 @@ requests_on_call (app_t *app, otp_message_t **call_p)
     if (index == SUP_INFO)
         s_info (app, call_p);
     else
+    if (index == SUP_STATE) {
+        char which [OTP_REG_NAME_MAX + 1];
+        if (otp_msg_str (request, 0, which, sizeof which))
+            requests_error (app, call_p, "not a child id or name");
+        else
+        if (!app->cluster)
+            requests_error (app, call_p, "no cluster supervisor here: only cluster children "
+                            "have checkpoints");
+        else
+            cluster_state_request (app->cluster, which, call_p);
+    }
+    else
     if (!in_tree && !app->cluster)
         requests_error (app, call_p, "no child %s", id);
     else

@@ -29,6 +29,7 @@ typedef struct _tree_t tree_t;
 typedef struct _cluster_t cluster_t;
 typedef struct _intensity_t intensity_t;
 typedef struct _sup_metrics_t sup_metrics_t;
+typedef struct _channel_t channel_t;
 
 //  Exit status of a child: its exit code, or 128 + signal. `requested`:
 //  it was stopped by us (shutdown), which is a normal exit.
@@ -120,6 +121,29 @@ void child_count_restart (child_t *self);
 //  From the SIGCHLD reaper: `pid` has exited with wait status `status`.
 void child_reaped (app_t *app, pid_t pid, int status);
 
+//  A request of a child's checkpoint channel: `data` (taken; NULL when
+//  empty) is the state; `wait`: a put, answered with channel_reply.
+typedef void (channel_fn) (void *arg, bool wait, uint8_t *data, size_t size);
+//  Checkpoints: from its next start, the child has a channel (descriptor
+//  3, OTP_STATE_FD) whose requests go to `fn`.
+void child_set_checkpoints (child_t *self, channel_fn *fn, void *arg);
+//  KEY=VALUE pairs (copied) added to the environment of its next start.
+void child_set_start_env (child_t *self, zlistx_t *pairs);
+//  Which process of the child this is (one more at each start).
+uint64_t child_instance (child_t *self);
+//  An answer on the channel of process `instance`; dropped if another runs.
+void child_checkpoint_reply (child_t *self, uint64_t instance, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+uint64_t child_channel_bad (child_t *self);
+
+//  channel.c: a child's checkpoint channel (our end of its descriptor 3)
+channel_t *channel_new (app_t *app, int fd, channel_fn *fn, void *arg);
+void channel_destroy (channel_t **self_p);
+void channel_reply (channel_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+//  Reads what the child wrote before it exited (its last checkpoint).
+void channel_drain (channel_t *self);
+uint64_t channel_bad (channel_t *self);
+
 //  port.c: a named child's process on the node (an address of ours)
 port_t *port_new (app_t *app, child_t *child, const char *name);
 void port_destroy (port_t **self_p);
@@ -184,6 +208,8 @@ void cluster_drain (cluster_t *self);
 void cluster_stop (cluster_t *self);
 bool cluster_stopped (cluster_t *self);
 void cluster_info (cluster_t *self, zmsg_t *reply);
+//  otp-ctl state: the latest checkpoint of the child with this id or name.
+void cluster_state_request (cluster_t *self, const char *id, otp_message_t **call_p);
 
 //  metrics.c: our figures, reported to the node for its /metrics
 sup_metrics_t *sup_metrics_new (app_t *app);

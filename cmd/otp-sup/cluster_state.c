@@ -1,0 +1,658 @@
+/*  A cluster child's checkpoints: the state it publishes on its channel
+    (lib/otp_state.h), held by every member, given back at every start.
+
+    - A put is answered `ok SEQ` once a majority of the members hold it
+      (cluster_majority: of the configured size with quorum, else of the
+      members in view), so an answered state survives kill -9 of its node.
+      With quorum, a member without one refuses at once (noquorum).
+    - States order by key: the version of the entry the process started
+      under, then seq. A new owner reads the members' latest before it
+      starts the child (STATEQ, from a majority or until READ_MS), so it
+      starts with every answered state, wherever the last owner had it.
+    - After a partition in which two instances ran (uniform), the loser's
+      states reach the winner, which holds them apart (`merge`): its child
+      is started again with both, to reconcile (Swarm's resolve_conflict).
+    - The owner's state is given to each start in a file of a private
+      directory (OTP_STATE_FILE), with its seq and the release that wrote
+      it; a state travels between members in pieces of STATE_PIECE bytes.  */
+#include "cluster.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#define STATE_PIECE (256 * 1024)
+#define PUT_TIMEOUT_MS 5000
+#define PUTS_MAX 64                     //  puts of one child waiting for a majority
+#define READ_MS 1000
+#define MERGE_WAIT_MS 500               //  the loser's last checkpoint may follow
+
+typedef struct {
+    state_key_t key;
+    zlistx_t *acks;                 //  members that hold it, us first
+    int needed;
+    int64_t deadline;
+    uint64_t instance;              //  the child process that asked
+} put_t;
+
+static void
+s_put_destroy (put_t **self_p)
+{
+    put_t *self = *self_p;
+    if (self) {
+        zlistx_destroy (&self->acks);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_rec_clear (state_rec_t *rec)
+{
+    zchunk_destroy (&rec->data);
+    memset (rec, 0, sizeof *rec);
+}
+
+//  Moves `from` into `to`.
+static void
+s_rec_move (state_rec_t *to, state_rec_t *from)
+{
+    s_rec_clear (to);
+    *to = *from;
+    memset (from, 0, sizeof *from);
+}
+
+static int
+s_key_cmp (const state_key_t *a, const state_key_t *b)
+{
+    if (a->epoch != b->epoch)
+        return a->epoch > b->epoch? 1: -1;
+    int writer = strcmp (a->writer, b->writer);
+    if (writer)
+        return writer > 0? 1: -1;
+    if (a->seq != b->seq)
+        return a->seq > b->seq? 1: -1;
+    return 0;
+}
+
+static bool
+s_same_version (const state_key_t *a, const state_key_t *b)
+{
+    return a->epoch == b->epoch && streq (a->writer, b->writer);
+}
+
+static int64_t
+s_now_ms (void)
+{
+    return zclock_time ();
+}
+
+//  -------------------------------------------------------------------------
+//  On the wire
+
+static void
+s_send_rec (cluster_t *self, const char *node, entry_t *entry, state_rec_t *rec)
+{
+    size_t total = zchunk_size (rec->data);
+    size_t offset = 0;
+    do {
+        size_t piece = total - offset > STATE_PIECE? STATE_PIECE: total - offset;
+        zmsg_t *ops = zmsg_new ();
+        zmsg_addstr (ops, "STATE");
+        zmsg_addstr (ops, entry->id);
+        zmsg_addstrf (ops, "%" PRIu64, rec->key.epoch);
+        zmsg_addstr (ops, rec->key.writer);
+        zmsg_addstrf (ops, "%" PRIu64, rec->key.seq);
+        zmsg_addstr (ops, rec->release);
+        zmsg_addstrf (ops, "%" PRId64, rec->at);
+        zmsg_addstrf (ops, "%zu", total);
+        zmsg_addstrf (ops, "%zu", offset);
+        zmsg_addmem (ops, zchunk_data (rec->data) + offset, piece);
+        cluster_send (self, node, ops);
+        zmsg_destroy (&ops);
+        offset += piece;
+    } while (offset < total);
+}
+
+static void
+s_send_key (cluster_t *self, const char *node, const char *op, entry_t *entry,
+            const state_key_t *key)
+{
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, op);
+    zmsg_addstr (ops, entry->id);
+    zmsg_addstrf (ops, "%" PRIu64, key? key->epoch: 0);
+    zmsg_addstr (ops, key? key->writer: "-");
+    zmsg_addstrf (ops, "%" PRIu64, key? key->seq: 0);
+    cluster_send (self, node, ops);
+    zmsg_destroy (&ops);
+}
+
+static void
+s_broadcast_rec (cluster_t *self, entry_t *entry, state_rec_t *rec)
+{
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->up && !peer->gone)
+            s_send_rec (self, peer->name, entry, rec);
+}
+
+//  -------------------------------------------------------------------------
+//  A child's requests
+
+static void
+s_reply (cluster_t *self, entry_t *entry, uint64_t instance, otp_state_code_t code,
+         const char *text)
+{
+    if (code != OTP_STATE_OK)
+        self->stats.checkpoints_refused++;
+    if (entry->child)
+        child_checkpoint_reply (entry->child, instance, "error %s %s",
+                                otp_state_code_name (code), text);
+}
+
+static void
+s_put_done (cluster_t *self, entry_t *entry, put_t *put)
+{
+    self->stats.checkpoints++;
+    if (entry->child)
+        child_checkpoint_reply (entry->child, put->instance, "ok %" PRIu64, put->key.seq);
+}
+
+static void
+s_on_request (void *arg, bool wait, uint8_t *data, size_t size)
+{
+    entry_t *entry = (entry_t *) arg;
+    cluster_t *self = entry->cluster;
+    entry_state_t *st = &entry->st;
+    uint64_t instance = entry->child? child_instance (entry->child): 0;
+    if (self->strategy == STRATEGY_QUORUM && !cluster_has_quorum (self)) {
+        free (data);
+        if (wait)
+            s_reply (self, entry, instance, OTP_STATE_NOQUORUM, "no quorum here: this member "
+                     "is on a minority side");
+        else
+            self->stats.checkpoints_refused++;
+        return;
+    }
+    if (wait && zlistx_size (st->puts) >= PUTS_MAX) {
+        free (data);
+        s_reply (self, entry, instance, OTP_STATE_BUSY, "too many checkpoints wait for a majority");
+        return;
+    }
+    state_rec_t rec = { .have = true };
+    rec.key = st->instance;
+    rec.key.seq = ++st->next_seq;
+    snprintf (rec.release, sizeof rec.release, "%s", self->release);
+    rec.at = s_now_ms ();
+    rec.data = zchunk_new (data, size);
+    free (data);
+    self->stats.checkpoint_bytes += size;
+    s_broadcast_rec (self, entry, &rec);
+    put_t *put = NULL;
+    if (wait) {
+        put = (put_t *) zmalloc (sizeof (put_t));
+        put->key = rec.key;
+        put->acks = zlistx_new ();
+        zlistx_set_destructor (put->acks, (czmq_destructor *) zstr_free);
+        zlistx_set_comparator (put->acks, (czmq_comparator *) strcmp);
+        zlistx_add_end (put->acks, strdup (self->me));
+        put->needed = cluster_majority (self);
+        put->deadline = zclock_mono () + PUT_TIMEOUT_MS;
+        put->instance = instance;
+    }
+    else
+        self->stats.casts++;
+    //  A process that is stopping after its entry moved on (it lost a
+    //  conflict) still says its last state: others keep it apart, to merge.
+    if (!st->held.have || s_key_cmp (&rec.key, &st->held.key) > 0)
+        s_rec_move (&st->held, &rec);
+    else
+        s_rec_clear (&rec);
+    if (put && (int) zlistx_size (put->acks) >= put->needed) {
+        s_put_done (self, entry, put);
+        s_put_destroy (&put);
+    }
+    else
+    if (put)
+        zlistx_add_end (st->puts, put);
+}
+
+//  -------------------------------------------------------------------------
+//  From other members
+
+static entry_t *
+s_entry (cluster_t *self, zmsg_t *op, state_key_t *key, bool with_key)
+{
+    char id [OTP_CHILD_ID_MAX + 1];
+    if (otp_msg_str (op, 0, id, sizeof id))
+        return NULL;
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (!entry || !with_key)
+        return entry;
+    long epoch, seq;
+    if (otp_msg_int (op, 1, 0, LONG_MAX, &epoch) || otp_msg_str (op, 2, key->writer, sizeof key->writer)
+    ||  otp_msg_int (op, 3, 0, LONG_MAX, &seq))
+        return NULL;
+    key->epoch = (uint64_t) epoch;
+    key->seq = (uint64_t) seq;
+    return entry;
+}
+
+//  A whole state from `from`.
+static void
+s_receive (cluster_t *self, const char *from, entry_t *entry, state_rec_t *rec)
+{
+    entry_state_t *st = &entry->st;
+    s_send_key (self, from, "STACK", entry, &rec->key);
+    //  The owner running it: a state of an older version, taken after the
+    //  one this process began with, was taken by an instance that ran
+    //  beside ours (a partition): kept apart, and handed to ours.
+    if (entry->child && child_alive (entry->child) && streq (entry->owner, self->me)
+    &&  !s_same_version (&rec->key, &st->instance) && s_key_cmp (&rec->key, &st->instance) < 0
+    &&  rec->key.seq > st->instance.seq) {
+        if (!st->merge.have || s_key_cmp (&rec->key, &st->merge.key) > 0) {
+            otp_info ("%s: a state taken by another instance (%s, seq %" PRIu64 "); "
+                      "its process starts again with both", entry->id, rec->key.writer, rec->key.seq);
+            s_rec_move (&st->merge, rec);
+            st->merge_due = true;
+            st->merge_at = zclock_mono () + MERGE_WAIT_MS;
+        }
+        s_rec_clear (rec);
+        return;
+    }
+    if (!st->held.have || s_key_cmp (&rec->key, &st->held.key) > 0)
+        s_rec_move (&st->held, rec);
+    else
+        s_rec_clear (rec);
+}
+
+static void
+s_on_state (cluster_t *self, const char *from, zmsg_t *op)
+{
+    state_key_t key = { 0 };
+    entry_t *entry = s_entry (self, op, &key, true);
+    char release [OTP_STATE_VERSION_MAX + 1];
+    long at, total, offset;
+    if (!entry || entry->state == ENTRY_DELETED
+    ||  otp_msg_str (op, 4, release, sizeof release) || otp_msg_int (op, 5, 0, LONG_MAX, &at)
+    ||  otp_msg_int (op, 6, 0, OTP_STATE_MAX, &total) || otp_msg_int (op, 7, 0, total, &offset)) {
+        if (!entry)
+            return;     //  a child we do not know (yet): its table brings it again
+        self->stats.bad_batches++;
+        return;
+    }
+    zframe_t *piece = otp_msg_arg (op, 8);
+    size_t size = zframe_size (piece);
+    entry_state_t *st = &entry->st;
+    if (size > STATE_PIECE || (size_t) offset + size > (size_t) total) {
+        self->stats.bad_batches++;
+        return;
+    }
+    if (offset == 0) {
+        s_rec_clear (&st->in);
+        st->in.have = true;
+        st->in.key = key;
+        snprintf (st->in.release, sizeof st->in.release, "%s", release);
+        st->in.at = at;
+        st->in.data = zchunk_new (NULL, (size_t) total);
+        st->in_total = (size_t) total;
+        snprintf (st->in_from, sizeof st->in_from, "%s", from);
+    }
+    else
+    if (!st->in.have || s_key_cmp (&key, &st->in.key) || !streq (from, st->in_from)
+    ||  zchunk_size (st->in.data) != (size_t) offset) {
+        s_rec_clear (&st->in);      //  a piece missing: this state is lost here
+        self->stats.bad_batches++;
+        return;
+    }
+    zchunk_extend (st->in.data, zframe_data (piece), size);
+    if (zchunk_size (st->in.data) == st->in_total) {
+        state_rec_t rec = st->in;
+        memset (&st->in, 0, sizeof st->in);
+        s_receive (self, from, entry, &rec);
+    }
+}
+
+static void
+s_on_ack (cluster_t *self, const char *from, zmsg_t *op)
+{
+    state_key_t key = { 0 };
+    entry_t *entry = s_entry (self, op, &key, true);
+    if (!entry || !entry->st.puts)
+        return;     //  not a put of ours (a state we passed on)
+    zlistx_t *puts = entry->st.puts;
+    put_t *put = (put_t *) zlistx_first (puts);
+    while (put) {
+        if (s_same_version (&put->key, &key) && put->key.seq <= key.seq
+        &&  !zlistx_find (put->acks, (void *) from))
+            zlistx_add_end (put->acks, strdup (from));
+        if ((int) zlistx_size (put->acks) >= put->needed) {
+            s_put_done (self, entry, put);
+            s_put_destroy (&put);
+            zlistx_detach_cur (puts);
+            put = (put_t *) zlistx_first (puts);
+        }
+        else
+            put = (put_t *) zlistx_next (puts);
+    }
+}
+
+static void s_read_done (cluster_t *self, entry_t *entry);
+
+void
+cluster_state_on_op (cluster_t *self, const char *from, int index, zmsg_t *op)
+{
+    if (index == SUP_OP_STATE)
+        s_on_state (self, from, op);
+    else
+    if (index == SUP_OP_STACK)
+        s_on_ack (self, from, op);
+    else
+    if (index == SUP_OP_STATEQ) {
+        entry_t *entry = s_entry (self, op, NULL, false);
+        if (!entry) {
+            char id [OTP_CHILD_ID_MAX + 1];
+            if (otp_msg_str (op, 0, id, sizeof id) == 0) {
+                entry_t none = { .cluster = self };
+                snprintf (none.id, sizeof none.id, "%s", id);
+                s_send_key (self, from, "STATER", &none, NULL);
+            }
+            return;
+        }
+        if (entry->st.held.have)
+            s_send_rec (self, from, entry, &entry->st.held);
+        s_send_key (self, from, "STATER", entry, entry->st.held.have? &entry->st.held.key: NULL);
+    }
+    else
+    if (index == SUP_OP_STATER) {
+        state_key_t key = { 0 };
+        entry_t *entry = s_entry (self, op, &key, true);
+        entry_state_t *st = entry? &entry->st: NULL;
+        if (!st || !st->reading || zlistx_find (st->read_from, (void *) from))
+            return;
+        zlistx_add_end (st->read_from, strdup (from));
+        if ((int) zlistx_size (st->read_from) + 1 >= st->read_needed)
+            s_read_done (self, entry);
+    }
+}
+
+void
+cluster_state_send_all (cluster_t *self, const char *node)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->st.held.have && entry->state != ENTRY_DELETED)
+            s_send_rec (self, node, entry, &entry->st.held);
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->st.merge.have)
+            s_send_rec (self, node, entry, &entry->st.merge);
+}
+
+//  -------------------------------------------------------------------------
+//  Starts
+
+static void
+s_read_done (cluster_t *self, entry_t *entry)
+{
+    entry_state_t *st = &entry->st;
+    st->reading = false;
+    zlistx_purge (st->read_from);
+    st->read_epoch = entry->epoch;
+    snprintf (st->read_writer, sizeof st->read_writer, "%s", entry->writer);
+    if (entry->child && !child_alive (entry->child) && cluster_wanted_here (self, entry))
+        cluster_start_entry (self, entry);
+}
+
+//  `path` gets rec's bytes, whole or not at all (written, then renamed).
+static int
+s_write_file (const char *path, state_rec_t *rec)
+{
+    char temp [600];
+    snprintf (temp, sizeof temp, "%s.new", path);
+    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    const byte *data = zchunk_data (rec->data);
+    size_t left = zchunk_size (rec->data);
+    while (left) {
+        ssize_t n = write (fd, data, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close (fd);
+            unlink (temp);
+            return -1;
+        }
+        data += n;
+        left -= (size_t) n;
+    }
+    close (fd);
+    return rename (temp, path);
+}
+
+static void
+s_add_pair (zlistx_t *pairs, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    zlistx_add_end (pairs, zsys_vprintf (fmt, args));
+    va_end (args);
+}
+
+int
+cluster_state_before_start (cluster_t *self, entry_t *entry)
+{
+    entry_state_t *st = &entry->st;
+    if (st->reading)
+        return 1;
+    //  A new version to run under (a failover, a hand-off): the members'
+    //  latest first, unless none can have one (a child just started here).
+    bool read = st->read_epoch != entry->epoch || !streq (st->read_writer, entry->writer);
+    int needed = cluster_majority (self);
+    if (read && needed > 1 && !(entry->epoch == 1 && streq (entry->writer, self->me))) {
+        st->reading = true;
+        st->read_needed = needed;
+        st->read_deadline = zclock_mono () + READ_MS;
+        self->stats.reads++;
+        for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+             peer = (peer_t *) zhashx_next (self->peers))
+            if (cluster_peer_live (peer)) {
+                zmsg_t *ops = zmsg_new ();
+                zmsg_addstr (ops, "STATEQ");
+                zmsg_addstr (ops, entry->id);
+                cluster_send (self, peer->name, ops);
+                zmsg_destroy (&ops);
+            }
+        return 1;
+    }
+    st->read_epoch = entry->epoch;
+    snprintf (st->read_writer, sizeof st->read_writer, "%s", entry->writer);
+    //  This process's place: the version it runs under, the state it is given.
+    st->instance.epoch = entry->epoch;
+    snprintf (st->instance.writer, sizeof st->instance.writer, "%s", entry->writer);
+    st->instance.seq = st->held.have? st->held.key.seq: 0;
+    bool merge = st->merge_due && st->merge.have;
+    if (merge && st->merge.key.seq > st->instance.seq)
+        st->instance.seq = st->merge.key.seq;
+    st->next_seq = st->instance.seq;
+    zlistx_t *pairs = zlistx_new ();
+    zlistx_set_destructor (pairs, (czmq_destructor *) zstr_free);
+    s_add_pair (pairs, "OTP_RELEASE_VERSION=%s", self->release);
+    struct { state_rec_t *rec; const char *suffix, *file, *seq, *version; } given [2] = {
+        { &st->held, "state", "OTP_STATE_FILE", "OTP_STATE_SEQ", "OTP_STATE_VERSION" },
+        { merge? &st->merge: NULL, "merge", "OTP_STATE_MERGE_FILE", "OTP_STATE_MERGE_SEQ",
+          "OTP_STATE_MERGE_VERSION" },
+    };
+    for (int i = 0; i < 2; i++) {
+        state_rec_t *rec = given [i].rec;
+        if (!rec || !rec->have)
+            continue;
+        char path [512];
+        snprintf (path, sizeof path, "%s/%s.%s", self->state_dir, entry->id, given [i].suffix);
+        if (s_write_file (path, rec)) {
+            otp_warn ("%s: cannot write its state to %s: %s", entry->id, path, strerror (errno));
+            continue;
+        }
+        s_add_pair (pairs, "%s=%s", given [i].file, path);
+        s_add_pair (pairs, "%s=%" PRIu64, given [i].seq, rec->key.seq);
+        s_add_pair (pairs, "%s=%s", given [i].version, rec->release);
+    }
+    if (merge) {
+        self->stats.merges++;
+        s_rec_clear (&st->merge);
+    }
+    st->merge_due = false;
+    if (entry->child)
+        child_set_start_env (entry->child, pairs);
+    zlistx_destroy (&pairs);
+    return 0;
+}
+
+void
+cluster_state_attach (cluster_t *self, entry_t *entry)
+{
+    entry_state_t *st = &entry->st;
+    if (!st->puts) {
+        st->puts = zlistx_new ();
+        zlistx_set_destructor (st->puts, (czmq_destructor *) s_put_destroy);
+        st->read_from = zlistx_new ();
+        zlistx_set_destructor (st->read_from, (czmq_destructor *) zstr_free);
+        zlistx_set_comparator (st->read_from, (czmq_comparator *) strcmp);
+    }
+    if (entry->child)
+        child_set_checkpoints (entry->child, s_on_request, entry);
+}
+
+void
+cluster_state_clear (entry_t *entry)
+{
+    entry_state_t *st = &entry->st;
+    s_rec_clear (&st->held);
+    s_rec_clear (&st->merge);
+    s_rec_clear (&st->in);
+    zlistx_destroy (&st->puts);
+    zlistx_destroy (&st->read_from);
+    memset (st, 0, sizeof *st);
+}
+
+void
+cluster_state_tick (cluster_t *self, int64_t now)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        entry_state_t *st = &entry->st;
+        if (st->puts)
+            while (zlistx_size (st->puts)) {
+                put_t *put = (put_t *) zlistx_first (st->puts);
+                if (put->deadline > now)
+                    break;
+                char text [128];
+                snprintf (text, sizeof text, "%zu of the %d members needed said they hold it",
+                          zlistx_size (put->acks), put->needed);
+                s_reply (self, entry, put->instance, OTP_STATE_TIMEOUT, text);
+                zlistx_delete (st->puts, zlistx_cursor (st->puts));
+            }
+        if (st->reading && now >= st->read_deadline) {
+            otp_warn ("%s: %zu of the %d members needed gave their state in %d ms; "
+                      "it starts with the latest of those", entry->id,
+                      zlistx_size (st->read_from) + 1, st->read_needed, READ_MS);
+            s_read_done (self, entry);
+        }
+        if (st->merge_due && now >= st->merge_at && entry->child && child_alive (entry->child)
+        &&  cluster_wanted_here (self, entry)) {
+            st->merge_at = now + PUT_TIMEOUT_MS;    //  once; its next start takes it
+            child_stop (entry->child);
+        }
+    }
+}
+
+//  -------------------------------------------------------------------------
+
+void
+cluster_state_init (cluster_t *self)
+{
+    const char *release = getenv ("OTP_RELEASE_VERSION");
+    snprintf (self->release, sizeof self->release, "%s", release && *release? release: OTP_VERSION);
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (self->state_dir, sizeof self->state_dir, "%s/otp-sup-state-XXXXXX",
+              tmp && *tmp? tmp: "/tmp");
+    if (!mkdtemp (self->state_dir)) {
+        otp_warn ("cannot make a directory for children's states (%s): %s", self->state_dir,
+                  strerror (errno));
+        *self->state_dir = 0;
+    }
+}
+
+void
+cluster_state_fini (cluster_t *self)
+{
+    if (!*self->state_dir)
+        return;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        const char *suffixes [] = { "state", "merge", "state.new", "merge.new" };
+        for (int i = 0; i < 4; i++) {
+            char path [512];
+            snprintf (path, sizeof path, "%s/%s.%s", self->state_dir, entry->id, suffixes [i]);
+            unlink (path);
+        }
+    }
+    rmdir (self->state_dir);
+}
+
+void
+cluster_state_info (cluster_t *self, zmsg_t *reply)
+{
+    uint64_t held = 0, bytes = 0;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->st.held.have) {
+            held++;
+            bytes += zchunk_size (entry->st.held.data);
+        }
+    struct { const char *key; uint64_t value; } rows [] = {
+        { "checkpoints", self->stats.checkpoints },
+        { "checkpoint_bytes", self->stats.checkpoint_bytes },
+        { "checkpoints_refused", self->stats.checkpoints_refused },
+        { "checkpoint_casts", self->stats.casts },
+        { "state_merges", self->stats.merges },
+        { "state_reads", self->stats.reads },
+        { "states_held", held },
+        { "state_bytes_held", bytes },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows [0]; i++) {
+        zmsg_addstr (reply, rows [i].key);
+        zmsg_addstrf (reply, "%" PRIu64, rows [i].value);
+    }
+}
+
+void
+cluster_state_request (cluster_t *self, const char *id, otp_message_t **call_p)
+{
+    entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+    if (!entry || entry->state == ENTRY_DELETED)
+        for (entry_t *each = (entry_t *) zhashx_first (self->entries); each && !entry;
+             each = (entry_t *) zhashx_next (self->entries))
+            if (each->state != ENTRY_DELETED && each->spec->name && streq (each->spec->name, id))
+                entry = each;
+    if (!entry || entry->state == ENTRY_DELETED) {
+        requests_error (self->app, call_p, "no child %s", id);
+        return;
+    }
+    state_rec_t *rec = &entry->st.held;
+    zmsg_t *values = zmsg_new ();
+    char size [32], seq [32], age [32];
+    snprintf (size, sizeof size, "%zu", rec->have? zchunk_size (rec->data): 0);
+    snprintf (seq, sizeof seq, "%" PRIu64, rec->have? rec->key.seq: 0);
+    snprintf (age, sizeof age, "%" PRId64, rec->have? s_now_ms () - rec->at: 0);
+    const char *pairs [][2] = {
+        { "child", entry->id }, { "held", rec->have? "yes": "no" }, { "size", size },
+        { "seq", seq }, { "release", rec->have? rec->release: "" }, { "age_ms", age },
+        { "version_of", rec->have? rec->key.writer: "" }, { "owner", entry->owner },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs [0]; i++) {
+        zmsg_addstr (values, pairs [i][0]);
+        zmsg_addstr (values, pairs [i][1]);
+    }
+    requests_reply (self->app, call_p, &values);
+}
