@@ -81,3 +81,18 @@ none_alive () {
     local id
     for id in "$@"; do [ -z "$(live_pids "$id")" ] || return 1; done
 }
+
+# part_cluster [otp-sup options]: hosts 1..3 with nodes a, b, c (a fast
+# failure detector), and otp-reg and otp-sup on each.
+part_cluster () {
+    netns_setup 3
+    netns_cluster a b c --heartbeat 100 --timeout 500 --poll 200
+    local i
+    for i in 1 2 3; do
+        netns_spawn "$i" otp-reg -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" \
+            2>> "$BATS_TEST_TMPDIR/h$i.reg.log"
+        netns_spawn "$i" otp-sup -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" "$@" \
+            2>> "$BATS_TEST_TMPDIR/h$i.sup.log"
+    done
+    wait_until 15 members_are 3 1 2 3
+}

@@ -7,23 +7,6 @@ load helper
 load netns
 load sup
 
-FAST=(--heartbeat 100 --timeout 500 --poll 200)
-
-# part_cluster [otp-sup options]: hosts 1..3 with nodes a, b, c, and
-# otp-reg and otp-sup on each.
-part_cluster () {
-    netns_setup 3
-    netns_cluster a b c "${FAST[@]}"
-    local i
-    for i in 1 2 3; do
-        netns_spawn "$i" otp-reg -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" \
-            2>> "$BATS_TEST_TMPDIR/h$i.reg.log"
-        netns_spawn "$i" otp-sup -d --node "$(netns_node "$i")" --epmd-port "$NETNS_EPMD_PORT" "$@" \
-            2>> "$BATS_TEST_TMPDIR/h$i.sup.log"
-    done
-    wait_until 15 members_are 3 1 2 3
-}
-
 # start_children_on HOST N: c1..cN, started through HOST. The strategy
 # places all but cN, which goes to host 3 (--node): the host the tests cut
 # off always runs one (by hash alone, about 1 subnet in 140 gives it none).

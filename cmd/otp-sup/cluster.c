@@ -786,6 +786,8 @@ s_check_orphans (cluster_t *self)
     if (self->leaving || self->stopped)
         return;
     bool quorum = s_quorum (self);
+    if (!quorum)
+        cluster_state_refuse_all (self);
     s_reconcile_all (self);         //  quorum lost or regained
     if (!quorum)
         return;

@@ -159,6 +159,9 @@ void cluster_state_attach (cluster_t *self, entry_t *entry);
 void cluster_state_on_op (cluster_t *self, const char *from, int index, zmsg_t *op);
 //  Our table to a member: each entry's held state.
 void cluster_state_send_all (cluster_t *self, const char *node);
+//  Quorum lost: every put waiting for a majority is refused (noquorum),
+//  before the children are stopped, so that they hear it.
+void cluster_state_refuse_all (cluster_t *self);
 //  From the tick: time-outs of puts and reads, merges due.
 void cluster_state_tick (cluster_t *self, int64_t now);
 void cluster_state_info (cluster_t *self, zmsg_t *reply);

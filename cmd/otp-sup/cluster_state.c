@@ -532,20 +532,26 @@ cluster_state_clear (entry_t *entry)
 }
 
 void
-cluster_state_tick (cluster_t *self, int64_t now)
+cluster_state_refuse_all (cluster_t *self)
 {
-    //  Quorum lost: what waits for a majority will not get one here.
-    bool minority = self->strategy == STRATEGY_QUORUM && !cluster_has_quorum (self);
     for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
          entry = (entry_t *) zhashx_next (self->entries)) {
         entry_state_t *st = &entry->st;
-        if (st->puts && minority)
-            while (zlistx_size (st->puts)) {
-                put_t *put = (put_t *) zlistx_first (st->puts);
-                s_reply (self, entry, put->instance, OTP_STATE_NOQUORUM, "no quorum here: this "
-                         "member is on a minority side");
-                zlistx_delete (st->puts, zlistx_cursor (st->puts));
-            }
+        while (st->puts && zlistx_size (st->puts)) {
+            put_t *put = (put_t *) zlistx_first (st->puts);
+            s_reply (self, entry, put->instance, OTP_STATE_NOQUORUM, "no quorum here: this "
+                     "member is on a minority side");
+            zlistx_delete (st->puts, zlistx_cursor (st->puts));
+        }
+    }
+}
+
+void
+cluster_state_tick (cluster_t *self, int64_t now)
+{
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries)) {
+        entry_state_t *st = &entry->st;
         if (st->puts)
             while (zlistx_size (st->puts)) {
                 put_t *put = (put_t *) zlistx_first (st->puts);

@@ -13,11 +13,14 @@ if [ -n "${OTP_STATE_FILE:-}" ] && [ -r "$OTP_STATE_FILE" ]; then
     s=$(cat "$OTP_STATE_FILE")
     whole "$s" && n=$s && from=${OTP_STATE_VERSION:-unknown}
 fi
+term=
 # save N: checkpoint N; fails (the reason in $ack) if a majority does not hold it.
 save () {
     [ -n "${OTP_STATE_FD:-}" ] || return 0  # not run by otp-sup: nothing to keep
     ack="the checkpoint channel closed"
-    echo "put $1" >&3 && IFS= read -r ack <&3 || return 1
+    echo "put $1" >&3 || return 1
+    # A SIGTERM interrupts the read (dash): the answer is still to come.
+    IFS= read -r ack <&3 || { [ -n "$term" ] && IFS= read -r ack <&3; } || return 1
     case $ack in 'ok '*) return 0 ;; esac
     return 1
 }
@@ -30,14 +33,15 @@ if [ -n "${OTP_STATE_MERGE_FILE:-}" ] && [ -r "$OTP_STATE_MERGE_FILE" ]; then
         save "$n" || echo "counter: the merged count is not saved: $ack" >&2
     fi
 fi
-# Stopped for a hand-off: the last count, once more, before going.
-trap 'save "$n"; exit 0' TERM
+# Stopped (a hand-off): the call under way is answered, then the last count
+# is saved once more before it goes.
+trap 'term=1' TERM
 # set N: saves N, then makes it the count and answers it.
 set_to () {
     if save "$1"; then n=$1; echo "$n"; else echo "error: not saved: $ack"; fi
 }
 set -f                                      # split lines into words, unglobbed
-while IFS= read -r line; do
+while [ -z "$term" ] && IFS= read -r line; do
     set -- $line
     case "$1 $# ${2:-}" in
         'inc 1 ') set_to $((n + 1)) ;;
@@ -48,3 +52,5 @@ while IFS= read -r line; do
         *) printf "error: unknown command '%s'\n" "$line" ;;
     esac
 done
+[ -n "$term" ] && { save "$n" || echo "counter: the last count is not saved: $ack" >&2; }
+exit 0
