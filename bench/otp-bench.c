@@ -22,7 +22,15 @@
         SECONDS each (at least one guess) tries wrong cookies against it,
         deriving the key as before the master key (BLAKE2b of the cookie)
         and as now (Argon2id, otp_kdf); prints the derivation time and the
-        guesses per second on this core for both.                          */
+        guesses per second on this core for both.
+    otp-bench state-child
+        no node: a cluster child (its messages on stdin, one per line) that
+        checkpoints through the C API of lib/otp_state.h. `put SIZE COUNT`:
+        COUNT acknowledged checkpoints of SIZE bytes, one after another;
+        answers "ok COUNT MEDIAN_US P99_US PER_S DIGEST" (DIGEST: of the
+        last one). `cast SIZE COUNT`: COUNT casts closed by one put;
+        answers "ok COUNT PER_S". `sum`: "SIZE DIGEST RELEASE" of the state
+        it was started with ("none" without one).                         */
 #include "otp.h"
 #include "otp_supervisor.h"
 #include <getopt.h>
@@ -306,6 +314,86 @@ s_cookie (double seconds)
     return 0;
 }
 
+//  The first 8 bytes of BLAKE2b of the bytes, in hex.
+static void
+s_digest (const void *data, size_t size, char hex [17])
+{
+    unsigned char hash [8];
+    crypto_generichash (hash, sizeof hash, (const unsigned char *) data, size, NULL, 0);
+    sodium_bin2hex (hex, 17, hash, sizeof hash);
+}
+
+//  The i-th state of SIZE bytes: different each time, and not printable
+//  (so that it travels as base64, as most real states would).
+static void
+s_fill (uint8_t *data, size_t size, int64_t i)
+{
+    for (size_t j = 0; j < size; j++)
+        data [j] = (uint8_t) ((j * 131 + (size_t) i * 7) ^ 0x80);
+}
+
+static int
+s_state_child (void)
+{
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    char line [256];
+    while (fgets (line, sizeof line, stdin)) {
+        char verb [16];
+        long size = 0, count = 0;
+        int fields = sscanf (line, "%15s %ld %ld", verb, &size, &count);
+        if (fields >= 1 && streq (verb, "sum")) {
+            size_t got;
+            char release [64], hex [17];
+            void *state = otp_state_get (&got, release, sizeof release);
+            if (!state)
+                printf ("none\n");
+            else {
+                s_digest (state, got, hex);
+                printf ("%zu %s %s\n", got, hex, release);
+            }
+            free (state);
+            continue;
+        }
+        if (fields != 3 || size < 0 || size > OTP_STATE_MAX || count < 1 || count > 10000000
+        ||  !(streq (verb, "put") || streq (verb, "cast"))) {
+            printf ("error: put SIZE COUNT | cast SIZE COUNT | sum\n");
+            continue;
+        }
+        uint8_t *data = (uint8_t *) malloc ((size_t) size + 1);
+        int64_t *took = (int64_t *) malloc ((size_t) count * sizeof (int64_t));
+        char error [256] = "the checkpoint channel cannot be written", hex [17] = "";
+        otp_state_code_t code = OTP_STATE_BAD;
+        int64_t start = s_now_us ();
+        long done = 0;
+        bool cast = streq (verb, "cast");
+        for (long i = 0; i < count; i++) {
+            s_fill (data, (size_t) size, i);
+            int64_t t0 = s_now_us ();
+            int rc = cast && i < count - 1? otp_state_cast (data, (size_t) size)
+                   : otp_state_put (data, (size_t) size, &code, error, sizeof error) > 0? 0: -1;
+            if (rc) {
+                printf ("error %s %s\n", otp_state_code_name (code), error);
+                break;
+            }
+            took [done++] = s_now_us () - t0;
+            if (i == count - 1)
+                s_digest (data, (size_t) size, hex);
+        }
+        double seconds = (double) (s_now_us () - start) / 1e6;
+        if (done == count && cast)
+            printf ("ok %ld %.0f\n", done, (double) done / seconds);
+        else
+        if (done == count) {
+            qsort (took, (size_t) done, sizeof took [0], s_cmp);
+            printf ("ok %ld %" PRId64 " %" PRId64 " %.0f %s\n", done, took [done / 2],
+                    took [(done * 99) / 100], (double) done / seconds, hex);
+        }
+        free (took);
+        free (data);
+    }
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -313,6 +401,8 @@ main (int argc, char *argv [])
     otp_signal_cli ();
     if (argc == 3 && streq (argv [1], "cookie"))
         return s_cookie ((double) otp_opt_int ("SECONDS", argv [2], 1, 600));
+    if (argc == 2 && streq (argv [1], "state-child"))
+        return s_state_child ();
     const char *node = otp_env ("OTP_NODE_NAME", NULL);
     int opt;
     while ((opt = getopt (argc, argv, "+n:")) != -1)
@@ -320,7 +410,8 @@ main (int argc, char *argv [])
             node = optarg;
     if (!node || optind + 2 > argc)
         otp_fatal ("usage: otp-bench -n NODE register COUNT NODE... | call ADDR@NODE COUNT | "
-                   "send ADDR@NODE COUNT | sink NAME | children COUNT PREFIX CMD... | cookie SECONDS");
+                   "send ADDR@NODE COUNT | sink NAME | children COUNT PREFIX CMD... | cookie SECONDS | "
+                   "state-child");
     char cookie [OTP_COOKIE_MAX + 1], error [1024];
     if (otp_cookie_load (otp_env ("OTP_COOKIE", NULL), otp_env ("OTP_COOKIE_FILE", NULL),
                          cookie, sizeof cookie, error, sizeof error))

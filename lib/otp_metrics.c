@@ -15,6 +15,12 @@ const otp_metric_t otp_metric_table [OTP_METRIC_COUNT] = {
         "Children restarted by this node's otp-sup after they exited." },
     [OTP_METRIC_SUP_FAILOVERS] = { "otp_sup_failovers_total", true,
         "Children of lost cluster members that this node's otp-sup started here." },
+    [OTP_METRIC_SUP_CHECKPOINTS] = { "otp_sup_checkpoints_total", true,
+        "Checkpoints of cluster children run here, answered once a majority held them." },
+    [OTP_METRIC_SUP_CHECKPOINT_BYTES] = { "otp_sup_checkpoint_bytes_total", true,
+        "Bytes of the checkpoints of cluster children run here (casts included)." },
+    [OTP_METRIC_SUP_STATE_BYTES] = { "otp_sup_state_bytes", false,
+        "Bytes of cluster children's latest states that this node's otp-sup holds." },
 };
 
 zmsg_t *

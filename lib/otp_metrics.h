@@ -33,6 +33,9 @@ typedef enum {
     OTP_METRIC_SUP_RUNNING,         //  otp-sup: of those, running
     OTP_METRIC_SUP_RESTARTS,        //  otp-sup: restarts since it started
     OTP_METRIC_SUP_FAILOVERS,       //  otp-sup: children of lost members started here
+    OTP_METRIC_SUP_CHECKPOINTS,     //  otp-sup: checkpoints taken here, held by a majority
+    OTP_METRIC_SUP_CHECKPOINT_BYTES,    //  otp-sup: their bytes, casts included
+    OTP_METRIC_SUP_STATE_BYTES,     //  otp-sup: bytes of children's states held here
     OTP_METRIC_COUNT
 } otp_metric_id_t;
 

@@ -85,7 +85,7 @@ zmsg_t *otp_sup_which_children (otp_client_t *client, char *error, size_t error_
 zmsg_t *otp_sup_count_children (otp_client_t *client, char *error, size_t error_size);
 zmsg_t *otp_sup_info (otp_client_t *client, char *error, size_t error_size);
 //  A cluster child's latest checkpoint, as the member beside us holds it:
-//  key, value pairs (child, held, size, seq, release, age_ms, by, owner).
+//  key, value pairs (child, held, size, seq, release, age_ms, owner).
 zmsg_t *otp_sup_state (otp_client_t *client, const char *id, char *error, size_t error_size);
 
 void otp_supervisor_test (void);

@@ -274,6 +274,23 @@ EOF
     [ "$(metric otp_nodedowns_total)" -ge 1 ]
 }
 
+@test "metrics: checkpoints of the cluster children run here, their bytes, and the bytes of states held" {
+    start_epmd
+    http_node a
+    start_reg a
+    start_sup a
+    wait_until 5 prints 0 metric otp_sup_checkpoints_total
+    [ "$(metric otp_sup_state_bytes)" = 0 ]
+    body_of /metrics | grep -q '^# TYPE otp_sup_checkpoint_bytes_total counter$'
+    body_of /metrics | grep -q '^# TYPE otp_sup_state_bytes gauge$'
+    otp-ctl -n a@127.0.0.1 start-child counter --name counter -- "$BATS_TEST_DIRNAME/../examples/counter/counter.sh"
+    for i in $(seq 1 12); do otp-ctl -n a@127.0.0.1 call counter inc > /dev/null; done
+    # 9 checkpoints of 1 byte ("1".."9"), 3 of 2 ("10".."12"); the last held.
+    wait_until 5 prints 12 metric otp_sup_checkpoints_total
+    [ "$(metric otp_sup_checkpoint_bytes_total)" = 15 ]
+    [ "$(metric otp_sup_state_bytes)" = 2 ]
+}
+
 @test "bad requests get an error status, never a crash, and the node keeps serving" {
     start_epmd
     http_node a --poll 200

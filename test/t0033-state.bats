@@ -109,6 +109,27 @@ EOF
     wait_until 15 prints "$sum" otp-ctl -n "$other@127.0.0.1" call big sum --timeout 2000
 }
 
+@test "the C API (lib/otp_state.h): otp-bench state-child puts and casts; after kill -9 of its node it starts with the last state" {
+    reg_cluster n1 n2 n3
+    for n in n1 n2 n3; do start_sup "$n"; done
+    wait_until 10 counter_members 3 n1 n2 n3
+    run otp-ctl -n n1@127.0.0.1 start-child stc --name stc -- "$OTP_BIN/otp-bench" state-child
+    [ "$status" -eq 0 ]
+    host=$(echo "$output" | awk '{ print $4 }'); host=${host%@*}
+    stc () { otp-ctl -n "$1@127.0.0.1" call stc "$2" --timeout 10000; }
+    [ "$(stc n1 sum)" = none ]
+    run stc n1 "cast 16 200"
+    [[ "$output" =~ ^ok\ 200\ [0-9]+$ ]]
+    run stc n2 "put 1000 20"
+    [[ "$output" =~ ^ok\ 20\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9a-f]{16}$ ]]
+    digest=${output##* }
+    run stc n2 "put 1048577 1"
+    [ "$output" = "error: put SIZE COUNT | cast SIZE COUNT | sum" ]
+    survivor=n1; [ "$host" = n1 ] && survivor=n2
+    kill -9 "$(pid_of "$host")" "$(reg_pid_of "$host")" "$(sup_pid_of "$host")"
+    wait_until 15 prints "1000 $digest $VERSION" stc "$survivor" sum
+}
+
 # The release, twice: as VERSION and as the next version, from the build
 # under test (the binaries are the same; the launcher says which it is).
 two_releases () {

@@ -612,6 +612,18 @@ cluster_state_fini (cluster_t *self)
 }
 
 void
+cluster_state_figures (cluster_t *self, uint64_t *checkpoints, uint64_t *bytes, uint64_t *held)
+{
+    *checkpoints = self->stats.checkpoints;
+    *bytes = self->stats.checkpoint_bytes;
+    *held = 0;
+    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
+         entry = (entry_t *) zhashx_next (self->entries))
+        if (entry->st.held.have)
+            *held += zchunk_size (entry->st.held.data);
+}
+
+void
 cluster_state_info (cluster_t *self, zmsg_t *reply)
 {
     uint64_t held = 0, bytes = 0;
@@ -659,7 +671,7 @@ cluster_state_request (cluster_t *self, const char *id, otp_message_t **call_p)
     const char *pairs [][2] = {
         { "child", entry->id }, { "held", rec->have? "yes": "no" }, { "size", size },
         { "seq", seq }, { "release", rec->have? rec->release: "" }, { "age_ms", age },
-        { "version_of", rec->have? rec->key.writer: "" }, { "owner", entry->owner },
+        { "owner", entry->owner },
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs [0]; i++) {
         zmsg_addstr (values, pairs [i][0]);

@@ -28,6 +28,13 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     otp_metrics_set (self->metrics, OTP_METRIC_SUP_RUNNING, running);
     otp_metrics_set (self->metrics, OTP_METRIC_SUP_RESTARTS, app->stats.restarts);
     otp_metrics_set (self->metrics, OTP_METRIC_SUP_FAILOVERS, failovers);
+    if (app->cluster) {
+        uint64_t checkpoints, bytes, held;
+        cluster_state_figures (app->cluster, &checkpoints, &bytes, &held);
+        otp_metrics_set (self->metrics, OTP_METRIC_SUP_CHECKPOINTS, checkpoints);
+        otp_metrics_set (self->metrics, OTP_METRIC_SUP_CHECKPOINT_BYTES, bytes);
+        otp_metrics_set (self->metrics, OTP_METRIC_SUP_STATE_BYTES, held);
+    }
     otp_metrics_push (self->metrics, app->client);
     return 0;
 }

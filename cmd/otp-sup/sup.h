@@ -208,6 +208,8 @@ void cluster_drain (cluster_t *self);
 void cluster_stop (cluster_t *self);
 bool cluster_stopped (cluster_t *self);
 void cluster_info (cluster_t *self, zmsg_t *reply);
+//  For /metrics: checkpoints answered, their bytes, bytes of states held.
+void cluster_state_figures (cluster_t *self, uint64_t *checkpoints, uint64_t *bytes, uint64_t *held);
 //  otp-ctl state: the latest checkpoint of the child with this id or name.
 void cluster_state_request (cluster_t *self, const char *id, otp_message_t **call_p);
 
