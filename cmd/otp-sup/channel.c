@@ -11,6 +11,7 @@
 #define CHANNEL_READ 65536
 #define CHANNEL_OUT_MAX 65536       //  answers not yet read by the child, then dropped
 #define CHANNEL_KEEP 65536          //  a buffer larger than this is given back when empty
+#define CHANNEL_READS 32            //  reads in one turn of the loop: a fast writer waits its turn
 
 struct _channel_t {
     app_t *app;
@@ -193,11 +194,12 @@ s_lines (channel_t *self)
     }
 }
 
-//  Reads what is there; false once the child's end is closed.
+//  Reads what is there (at most CHANNEL_READS times); false once the
+//  child's end is closed.
 static bool
 s_read (channel_t *self)
 {
-    while (self->fd >= 0) {
+    for (int reads = 0; self->fd >= 0 && reads < CHANNEL_READS; reads++) {
         if (self->cap - self->len < CHANNEL_READ) {
             self->cap = self->cap? self->cap * 2: CHANNEL_READ * 2;
             self->buf = (char *) realloc (self->buf, self->cap);
@@ -214,7 +216,7 @@ s_read (channel_t *self)
         if (self->dead)
             return true;
     }
-    return false;
+    return self->fd >= 0;
 }
 
 static int

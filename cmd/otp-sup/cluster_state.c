@@ -447,6 +447,8 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
     int needed = cluster_majority (self);
     if (read && needed > 1 && !(entry->epoch == 1 && streq (entry->writer, self->me))) {
         st->reading = true;
+        if (entry->child)
+            child_set_status (entry->child, "starting");
         st->read_needed = needed;
         st->read_deadline = zclock_mono () + READ_MS;
         self->stats.reads++;
@@ -481,7 +483,7 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
     };
     for (int i = 0; i < 2; i++) {
         state_rec_t *rec = given [i].rec;
-        if (!rec || !rec->have)
+        if (!rec || !rec->have || !*self->state_dir)
             continue;
         char path [512];
         snprintf (path, sizeof path, "%s/%s.%s", self->state_dir, entry->id, given [i].suffix);
