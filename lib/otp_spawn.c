@@ -92,8 +92,15 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
         }
         //  Descriptor 3 may be the exec-error pipe's end: moved out of the way.
         int error_fd = fds [1];
-        if (opts->fd3 > 2 && error_fd == 3)
+        if (opts->fd3 > 2 && error_fd == 3) {
             error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
+            if (error_fd < 0) {
+                int err = errno;
+                ssize_t n = write (3, &err, sizeof err);
+                (void) n;
+                _exit (127);
+            }
+        }
         if (opts->null_stdio) {
             int null = open ("/dev/null", O_RDWR);
             for (int i = 0; i < 3; i++) {

@@ -28,8 +28,8 @@ const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1] = {
     [SUP_OP_SEES]    = { "SEES",    1, 1, 0 },
     [SUP_OP_STATE]   = { "STATE",   9, 9, 8 },
     [SUP_OP_STACK]   = { "STACK",   4, 4, -1 },
-    [SUP_OP_STATEQ]  = { "STATEQ",  1, 1, -1 },
-    [SUP_OP_STATER]  = { "STATER",  4, 4, -1 },
+    [SUP_OP_STATEQ]  = { "STATEQ",  2, 2, -1 },
+    [SUP_OP_STATER]  = { "STATER",  5, 5, -1 },
     [SUP_OP_COUNT]   = { NULL, 0, 0, -1 }
 };
 

@@ -62,8 +62,8 @@ enum {
     SUP_OP_STATE,       //  id, epoch, writer, seq, release, at_ms, total, offset, bytes:
                         //  one piece of a state (pieces in order, offset 0 first)
     SUP_OP_STACK,       //  id, epoch, writer, seq: I hold it (or a newer one)
-    SUP_OP_STATEQ,      //  id: send me your latest state, then STATER
-    SUP_OP_STATER,      //  id, epoch, writer, seq: my latest (0 0 - 0: none) was sent
+    SUP_OP_STATEQ,      //  id, round: send me your latest state, then STATER
+    SUP_OP_STATER,      //  id, epoch, writer, seq, round: my latest (0 - 0: none) was sent
     SUP_OP_COUNT
 };
 extern const otp_cmd_t otp_sup_ops [SUP_OP_COUNT + 1];

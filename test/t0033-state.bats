@@ -40,6 +40,30 @@ state_of () { otp-ctl -n "$1@127.0.0.1" state "$2" | awk -v k="$3" '$1 == k { pr
     grep -q "counter: started" "$BATS_TEST_TMPDIR"/n?.sup.log
 }
 
+@test "the counter's otp-sup killed and started again before a failover (quorum, long delay): the new otp-sup starts it with the count, and its puts are held" {
+    reg_cluster n1 n2 n3
+    opts=(--strategy quorum --members 3 --failover-delay 20000)
+    for n in n1 n2 n3; do start_sup "$n" "${opts[@]}"; done
+    wait_until 10 counter_members 3 n1 n2 n3
+    run otp-ctl -n n1@127.0.0.1 start-child counter --name counter -- "$COUNTER"
+    [ "$status" -eq 0 ]
+    host=$(echo "$output" | awk '{ print $4 }'); host=${host%@*}
+    other=n1; [ "$host" = n1 ] && other=n2
+    for i in 1 2 3 4 5; do [ "$(call "$other" inc)" = "$i" ]; done
+    kill -9 "$(sup_pid_of "$host")"
+    start_sup "$host" "${opts[@]}"
+    # Its entry comes back from the members' tables, naming it owner: it
+    # reads their states before it starts the counter.
+    wait_until 15 answers "$other" get 5
+    [ "$(call "$other" inc)" = 6 ]
+    [ "$(owner_of "$other")" = "$host@127.0.0.1" ]
+    for n in n1 n2 n3; do wait_until 5 prints 6 state_seq_count "$n"; done
+}
+
+# state_seq_count NODE: the seq of the counter's state NODE holds (6 incs: 6).
+state_seq_count () { state_of "$1" counter seq; }
+owner_of () { otp-ctl -n "$1@127.0.0.1" which-children | awk '$1 == "counter" { print $2 }'; }
+
 # big_child: a child that puts a state of 1 MiB, one of 1 MiB + 1, and
 # garbage, and says what the channel answered.
 big_child () {
@@ -59,6 +83,8 @@ while IFS= read -r line; do
               printf '\001\002\377\n' >&3; IFS= read -r c <&3
               printf 'cast64 ###\n' >&3                 # a cast: never answered
               ask 'put fine'; echo "$a | $b | ${c%% *} | $ack" ;;
+        flood) ( for i in $(seq 3000); do echo "hello $i"; done >&3 ) &
+               n=$(head -n 3000 <&3 | grep -c '^error bad'); wait; echo "flood $n" ;;
         sum) if [ -n "${OTP_STATE_FILE:-}" ]; then sha256sum < "$OTP_STATE_FILE" | cut -c1-16; else echo none; fi ;;
         *) echo "what? $line" ;;
     esac
@@ -87,6 +113,10 @@ EOF
     run big endless
     [[ "$output" == "error toolarge"* ]]
     [ "$(state_of n1 big size)" = 1048576 ]
+    # 3,000 bad lines written faster than their answers are read: each is
+    # answered, none dropped (the channel stops reading while 64 KiB wait).
+    run big flood
+    [ "$output" = "flood 3000" ]
     run big junk
     echo "# $output" >&3
     [[ "$output" == "error bad not a checkpoint request"*" | error bad not base64 | error | ok "[0-9]* ]]

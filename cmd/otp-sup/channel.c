@@ -1,15 +1,18 @@
 /*  A cluster child's checkpoint channel: our end of the socket it has as
     descriptor 3. Lines in (lib/otp_state parses them), answers out. What
     a child sends cannot hurt us: a line is at most OTP_STATE_LINE_MAX
-    bytes (beyond, it is refused and skipped to its end), answers wait in
-    a bounded queue, and garbage is answered with `error bad` (a put's or
-    an unknown line's; a cast is never answered, so a child that only
-    casts never finds a stale answer in its way).                          */
+    bytes (beyond, it is refused and skipped to its end), and while
+    CHANNEL_OUT_MAX bytes of answers wait for the child to read them, its
+    lines wait too (it is not read): every put gets its answer, in order.
+    Garbage is answered with `error bad` (a put's or an unknown line's; a
+    cast is never answered, so a child that only casts never finds a stale
+    answer in its way).                                                    */
 #include "sup.h"
 #include <fcntl.h>
+#include <sys/socket.h>
 
 #define CHANNEL_READ 65536
-#define CHANNEL_OUT_MAX 65536       //  answers not yet read by the child, then dropped
+#define CHANNEL_OUT_MAX 65536       //  answers not yet read by the child: then it waits
 #define CHANNEL_KEEP 65536          //  a buffer larger than this is given back when empty
 #define CHANNEL_READS 32            //  reads in one turn of the loop: a fast writer waits its turn
 
@@ -21,7 +24,9 @@ struct _channel_t {
     bool skipping;                  //  inside a line that was too long
     zlistx_t *out;                  //  answers (strings) waiting for the socket
     size_t out_bytes, out_sent;
-    bool polling_out;
+    int events;                     //  polled for: ZMQ_POLLIN, ZMQ_POLLOUT
+    bool in_lines;                  //  s_lines runs (an answer must not re-enter it)
+    bool closing;                   //  the child is gone: what it wrote is read, answers dropped
     bool dead;
     channel_fn *fn;
     void *arg;
@@ -43,6 +48,7 @@ channel_new (app_t *app, int fd, channel_fn *fn, void *arg)
     fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
     zmq_pollitem_t item = { NULL, fd, ZMQ_POLLIN, 0 };
     zloop_poller (app->loop, &item, s_on_readable, self);
+    self->events = ZMQ_POLLIN;
     return self;
 }
 
@@ -55,7 +61,7 @@ s_close (channel_t *self)
     zloop_poller_end (self->app->loop, &item);
     close (self->fd);
     self->fd = -1;
-    self->polling_out = false;
+    self->events = 0;
 }
 
 void
@@ -73,7 +79,13 @@ channel_destroy (channel_t **self_p)
     }
 }
 
-static int s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static void s_lines (channel_t *self);
+
+static bool
+s_paused (channel_t *self)
+{
+    return self->out_bytes >= CHANNEL_OUT_MAX && !self->closing;
+}
 
 static void
 s_flush (channel_t *self)
@@ -96,32 +108,34 @@ s_flush (channel_t *self)
         self->out_sent = 0;
         zlistx_delete (self->out, zlistx_cursor (self->out));
     }
+    if (self->fd < 0)
+        return;
+    //  Room again: the lines that waited are taken now.
+    if (!s_paused (self) && self->len && !self->in_lines)
+        s_lines (self);
+    if (self->dead || self->fd < 0)
+        return;
     //  One poller per descriptor in zloop: reading and writing share it.
-    bool want = self->fd >= 0 && zlistx_size (self->out) > 0;
-    if (want != self->polling_out && self->fd >= 0) {
+    int events = (s_paused (self)? 0: ZMQ_POLLIN) | (zlistx_size (self->out)? ZMQ_POLLOUT: 0);
+    if (events != self->events) {
         zmq_pollitem_t item = { NULL, self->fd, 0, 0 };
         zloop_poller_end (self->app->loop, &item);
-        item.events = ZMQ_POLLIN | (want? ZMQ_POLLOUT: 0);
-        zloop_poller (self->app->loop, &item, want? s_on_writable: s_on_readable, self);
-        self->polling_out = want;
+        item.events = (short) events;
+        zloop_poller (self->app->loop, &item, s_on_readable, self);
+        self->events = events;
     }
 }
 
 void
 channel_reply (channel_t *self, const char *fmt, ...)
 {
-    if (!self || self->fd < 0)
+    if (!self || self->fd < 0 || self->closing)
         return;
     va_list args;
     va_start (args, fmt);
     char *line = zsys_vprintf (fmt, args);
     va_end (args);
     size_t size = strlen (line);
-    if (self->out_bytes + size + 1 > CHANNEL_OUT_MAX) {
-        otp_debug ("checkpoint channel: the child reads no answers; one dropped");
-        zstr_free (&line);
-        return;
-    }
     char *with_nl = zsys_sprintf ("%s\n", line);
     zstr_free (&line);
     zlistx_add_end (self->out, with_nl);
@@ -160,8 +174,14 @@ s_line (channel_t *self, const char *line, size_t len)
 static void
 s_lines (channel_t *self)
 {
+    self->in_lines = true;
     size_t start = 0;
+    bool paused = false;
     while (start < self->len) {
+        if (s_paused (self)) {
+            paused = true;
+            break;
+        }
         char *nl = (char *) memchr (self->buf + start, '\n', self->len - start);
         if (!nl)
             break;
@@ -176,30 +196,34 @@ s_lines (channel_t *self)
     }
     memmove (self->buf, self->buf + start, self->len - start);
     self->len -= start;
-    if (self->len > OTP_STATE_LINE_MAX + 1) {
+    if (!paused && self->len > OTP_STATE_LINE_MAX + 1) {
+        bool answer = !self->skipping && !s_is_cast (self->buf, self->len);
         if (!self->skipping) {
             self->bad++;
             otp_info ("checkpoint channel: a line of more than %d bytes", OTP_STATE_LINE_MAX + 1);
-            if (!s_is_cast (self->buf, self->len))
-                channel_reply (self, "error %s a state is at most %d bytes",
-                               otp_state_code_name (OTP_STATE_TOOLARGE), OTP_STATE_MAX);
         }
         self->skipping = true;
         self->len = 0;
+        if (answer)
+            channel_reply (self, "error %s a state is at most %d bytes",
+                           otp_state_code_name (OTP_STATE_TOOLARGE), OTP_STATE_MAX);
+        if (self->dead)
+            return;
     }
     if (self->len == 0 && self->cap > CHANNEL_KEEP) {
         free (self->buf);
         self->buf = NULL;
         self->cap = 0;
     }
+    self->in_lines = false;
 }
 
 //  Reads what is there (at most CHANNEL_READS times); false once the
 //  child's end is closed.
 static bool
-s_read (channel_t *self)
+s_read (channel_t *self, int most)
 {
-    for (int reads = 0; self->fd >= 0 && reads < CHANNEL_READS; reads++) {
+    for (int reads = 0; self->fd >= 0 && reads < most && !s_paused (self); reads++) {
         if (self->cap - self->len < CHANNEL_READ) {
             self->cap = self->cap? self->cap * 2: CHANNEL_READ * 2;
             self->buf = (char *) realloc (self->buf, self->cap);
@@ -227,21 +251,30 @@ s_on_readable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         return 0;       //  ended in this pass (see app_bury)
     if ((item->revents & ZMQ_POLLOUT))
         s_flush (self);
-    if ((item->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && !s_read (self) && !self->dead)
+    if (!self->dead && self->fd >= 0 && (item->revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+    &&  !s_read (self, CHANNEL_READS) && !self->dead)
         s_close (self);
     return 0;
-}
-
-static int
-s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    return s_on_readable (loop, item, arg);
 }
 
 void
 channel_drain (channel_t *self)
 {
-    if (self && self->fd >= 0 && !s_read (self) && !self->dead)
+    if (!self || self->fd < 0)
+        return;
+    //  Its process is gone: its last lines are taken, whatever waits.
+    self->closing = true;
+    zlistx_purge (self->out);
+    self->out_bytes = self->out_sent = 0;
+    if (self->len)
+        s_lines (self);
+    while (!self->dead && s_read (self, CHANNEL_READS))
+        if (self->fd >= 0) {
+            char probe;
+            if (recv (self->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+                break;      //  nothing more (or its end closed)
+        }
+    if (!self->dead)
         s_close (self);
 }
 

@@ -344,6 +344,22 @@ s_spawn (child_t *self, char *error, size_t error_size)
                     close (all [p][e]);
         return -1;
     }
+    //  Never on 0-2 (the child's stdio): otp_spawn would not pass it on.
+    if (channel [1] >= 0 && channel [1] <= 2) {
+        int moved = fcntl (channel [1], F_DUPFD_CLOEXEC, 3);
+        close (channel [1]);
+        channel [1] = moved;
+        if (moved < 0) {
+            snprintf (error, error_size, "fcntl: %s", strerror (errno));
+            close (channel [0]);
+            int *all [3] = { in, out, err };
+            for (int p = 0; p < 3; p++)
+                for (int e = 0; e < 2; e++)
+                    if (all [p][e] >= 0)
+                        close (all [p][e]);
+            return -1;
+        }
+    }
     size_t extra = self->start_env? zlistx_size (self->start_env): 0;
     char **env = (char **) zmalloc ((size_t) (spec->envc + 5 + (int) extra) * sizeof (char *));
     int envc = 0;
@@ -371,7 +387,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
         .cwd = spec->cwd,
         .death_signal = SIGKILL,
         .keep_cookie = otp_childspec_keeps_cookie (spec),
-        .fd3 = channel [1] > 2? channel [1]: 0,
+        .fd3 = channel [1],
     };
     pid_t pid = otp_spawn (&opts, error, error_size);
     for (int i = 0; i < 4; i++)

@@ -505,7 +505,7 @@ s_reconcile (cluster_t *self, entry_t *entry)
         else {
             child_release (entry->child);
             child_destroy (&entry->child);
-            entry->st.reading = false;      //  a read for a start that will not come
+            cluster_state_abort_read (entry);   //  for a start that will not come
             s_publish (self, entry, false, true);
             if (entry->stop_call)
                 requests_reply (self->app, &entry->stop_call, NULL);

@@ -39,19 +39,24 @@ typedef struct {
 typedef struct {
     state_rec_t held;               //  the latest we hold
     state_rec_t merge;              //  owner: a state of an instance that lost, to hand over
+    state_rec_t lost;               //  our own process's last, superseded by a newer version:
+                                    //  sent to the owner (in tables too) until it says STACK
     bool merge_due;
     int64_t merge_at;               //  restart the child with it then
-    state_rec_t in;                 //  being received, piece by piece
-    size_t in_total;
-    char in_from [OTP_NODE_MAX + 1];
-    //  Owner: the process that runs (its version; seq: the state it began with).
+    zhashx_t *ins;                  //  sender -> state being received from it, piece by piece
+    bool cast_due;                  //  held is a cast not sent yet (casts are sent coalesced)
+    int64_t cast_at;                //  not before then
+    //  Owner: the process that runs (its version; seq: the state it began
+    //  with), and the state the first process under this version began
+    //  with: a state of an older version taken after it ran beside us.
     state_key_t instance;
+    uint64_t fork_seq;
     uint64_t next_seq;
     //  Before a start under a new version: the members' latest, read.
     bool reading;
+    uint64_t read_round;            //  answers name the round they answer
     int64_t read_deadline;
-    int read_needed;
-    zlistx_t *read_from;            //  members that answered
+    zlistx_t *read_from;            //  members that answered this round
     uint64_t read_epoch;            //  the version read for
     char read_writer [OTP_NODE_MAX + 1];
     zlistx_t *puts;                 //  put_t waiting for a majority
@@ -130,6 +135,7 @@ struct _cluster_t {
         uint64_t runs_ignored;      //  RUN reports from members that do not own the child
         uint64_t checkpoints, checkpoint_bytes, checkpoints_refused, casts, merges, reads;
     } stats;
+    bool state_timed;               //  some checkpoint waits for a time (cluster_state_tick)
     char state_dir [256];           //  where a child finds the state it starts with
     char release [OTP_STATE_VERSION_MAX + 1];  //  the release that writes our checkpoints
 };
@@ -150,6 +156,8 @@ void cluster_start_entry (cluster_t *self, entry_t *entry);
 void cluster_state_init (cluster_t *self);
 void cluster_state_fini (cluster_t *self);
 void cluster_state_clear (entry_t *entry);
+//  Its child is gone here: a read for its start is over.
+void cluster_state_abort_read (entry_t *entry);
 //  Before a start: 1 if a read of the members' states was begun (the start
 //  comes when it is done), 0 to start now. Writes the state files.
 int cluster_state_before_start (cluster_t *self, entry_t *entry);

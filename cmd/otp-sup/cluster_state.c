@@ -6,9 +6,13 @@
       members in view), so an answered state survives kill -9 of its node.
       With quorum, a member without one refuses at once (noquorum).
     - States order by key: the version of the entry the process started
-      under, then seq. A new owner reads the members' latest before it
-      starts the child (STATEQ, from a majority or until READ_MS), so it
-      starts with every answered state, wherever the last owner had it.
+      under, then seq. Before it starts a child under a new version (a
+      failover, a hand-off, its own otp-sup restarted), the owner reads the
+      members' latest (STATEQ, from a majority of the members in view,
+      READ_MS at most), so it starts with every answered state, wherever
+      the last owner had it.
+    - Casts are sent coalesced: the latest, at most every CAST_MS; a put
+      goes at once (and takes the casts before it along).
     - After a partition in which two instances ran (uniform), the loser's
       states reach the winner, which holds them apart (`merge`): its child
       is started again with both, to reconcile (Swarm's resolve_conflict).
@@ -22,8 +26,9 @@
 #define STATE_PIECE (256 * 1024)
 #define PUT_TIMEOUT_MS 5000
 #define PUTS_MAX 64                     //  puts of one child waiting for a majority
-#define READ_MS 1000
+#define READ_MS 5000
 #define MERGE_WAIT_MS 500               //  the loser's last checkpoint may follow
+#define CAST_MS 100
 
 typedef struct {
     state_key_t key;
@@ -49,6 +54,23 @@ s_rec_clear (state_rec_t *rec)
 {
     zchunk_destroy (&rec->data);
     memset (rec, 0, sizeof *rec);
+}
+
+//  A state being received from one member.
+typedef struct {
+    state_rec_t rec;
+    size_t total;
+} incoming_t;
+
+static void
+s_incoming_destroy (incoming_t **self_p)
+{
+    incoming_t *self = *self_p;
+    if (self) {
+        s_rec_clear (&self->rec);
+        free (self);
+        *self_p = NULL;
+    }
 }
 
 //  Moves `from` into `to`.
@@ -136,6 +158,41 @@ s_broadcast_rec (cluster_t *self, entry_t *entry, state_rec_t *rec)
 }
 
 //  -------------------------------------------------------------------------
+//  Merges (uniform, random): with quorum a minority's states were never
+//  answered, and are not handed over.
+
+static bool
+s_merging (cluster_t *self)
+{
+    return self->strategy != STRATEGY_QUORUM;
+}
+
+static void
+s_send_lost (cluster_t *self, entry_t *entry)
+{
+    if (!entry->st.lost.have || streq (entry->owner, self->me))
+        return;
+    peer_t *owner = (peer_t *) zhashx_lookup (self->peers, entry->owner);
+    if (owner && owner->up && !owner->gone)
+        s_send_rec (self, owner->name, entry, &entry->st.lost);
+}
+
+//  `rec` (taken, or a copy kept) is our own process's state, which a newer
+//  version superseded: the instance that won gets it, to merge.
+static void
+s_keep_lost (cluster_t *self, entry_t *entry, state_rec_t *rec)
+{
+    entry_state_t *st = &entry->st;
+    if (!s_merging (self) || !st->instance.epoch || !s_same_version (&rec->key, &st->instance)
+    ||  (st->lost.have && s_key_cmp (&rec->key, &st->lost.key) <= 0)) {
+        s_rec_clear (rec);
+        return;
+    }
+    s_rec_move (&st->lost, rec);
+    s_send_lost (self, entry);
+}
+
+//  -------------------------------------------------------------------------
 //  A child's requests
 
 static void
@@ -186,7 +243,17 @@ s_on_request (void *arg, bool wait, uint8_t *data, size_t size)
     rec.data = zchunk_new (data, size);
     free (data);
     self->stats.checkpoint_bytes += size;
-    s_broadcast_rec (self, entry, &rec);
+    //  A put goes now; a cast waits for the next send (the latest only).
+    if (wait || (!st->cast_due && zclock_mono () >= st->cast_at)) {
+        if (!wait)
+            st->cast_at = zclock_mono () + CAST_MS;
+        s_broadcast_rec (self, entry, &rec);
+        st->cast_due = false;
+    }
+    else {
+        st->cast_due = true;
+        self->state_timed = true;
+    }
     put_t *put = NULL;
     if (wait) {
         put = (put_t *) zmalloc (sizeof (put_t));
@@ -202,18 +269,20 @@ s_on_request (void *arg, bool wait, uint8_t *data, size_t size)
     else
         self->stats.casts++;
     //  A process that is stopping after its entry moved on (it lost a
-    //  conflict) still says its last state: others keep it apart, to merge.
+    //  conflict) still says its last state: handed to the winner, to merge.
     if (!st->held.have || s_key_cmp (&rec.key, &st->held.key) > 0)
         s_rec_move (&st->held, &rec);
     else
-        s_rec_clear (&rec);
+        s_keep_lost (self, entry, &rec);
     if (put && (int) zlistx_size (put->acks) >= put->needed) {
         s_put_done (self, entry, put);
         s_put_destroy (&put);
     }
     else
-    if (put)
+    if (put) {
         zlistx_add_end (st->puts, put);
+        self->state_timed = true;
+    }
 }
 
 //  -------------------------------------------------------------------------
@@ -237,32 +306,43 @@ s_entry (cluster_t *self, zmsg_t *op, state_key_t *key, bool with_key)
     return entry;
 }
 
-//  A whole state from `from`.
+//  A whole state from `from`; it says STACK only for what it keeps.
 static void
 s_receive (cluster_t *self, const char *from, entry_t *entry, state_rec_t *rec)
 {
     entry_state_t *st = &entry->st;
-    s_send_key (self, from, "STACK", entry, &rec->key);
-    //  The owner running it: a state of an older version, taken after the
-    //  one this process began with, was taken by an instance that ran
-    //  beside ours (a partition): kept apart, and handed to ours.
-    if (entry->child && child_alive (entry->child) && streq (entry->owner, self->me)
-    &&  !s_same_version (&rec->key, &st->instance) && s_key_cmp (&rec->key, &st->instance) < 0
-    &&  rec->key.seq > st->instance.seq) {
+    //  Ours to run: a state of an older version, taken after the one the
+    //  first process under our version began with, was taken by an
+    //  instance that ran beside ours (a partition): kept apart, handed to ours.
+    if (s_merging (self) && streq (entry->owner, self->me) && entry->child
+    &&  cluster_wanted_here (self, entry) && st->instance.epoch && !s_same_version (&rec->key, &st->instance)
+    &&  s_key_cmp (&rec->key, &st->instance) < 0 && rec->key.seq > st->fork_seq) {
+        s_send_key (self, from, "STACK", entry, &rec->key);
         if (!st->merge.have || s_key_cmp (&rec->key, &st->merge.key) > 0) {
-            otp_info ("%s: a state taken by another instance (%s, seq %" PRIu64 "); "
-                      "its process starts again with both", entry->id, rec->key.writer, rec->key.seq);
+            otp_info ("%s: a state taken by another instance (seq %" PRIu64 "); its process "
+                      "starts again with both", entry->id, rec->key.seq);
             s_rec_move (&st->merge, rec);
             st->merge_due = true;
             st->merge_at = zclock_mono () + MERGE_WAIT_MS;
+            self->state_timed = true;
         }
         s_rec_clear (rec);
         return;
     }
-    if (!st->held.have || s_key_cmp (&rec->key, &st->held.key) > 0)
+    if (!st->held.have || s_key_cmp (&rec->key, &st->held.key) > 0) {
+        s_send_key (self, from, "STACK", entry, &rec->key);
+        if (st->held.have && !s_same_version (&st->held.key, &rec->key)) {
+            state_rec_t old = st->held;
+            memset (&st->held, 0, sizeof st->held);
+            s_keep_lost (self, entry, &old);
+        }
         s_rec_move (&st->held, rec);
-    else
+    }
+    else {
+        if (s_key_cmp (&rec->key, &st->held.key) == 0)
+            s_send_key (self, from, "STACK", entry, &rec->key);
         s_rec_clear (rec);
+    }
 }
 
 static void
@@ -287,27 +367,33 @@ s_on_state (cluster_t *self, const char *from, zmsg_t *op)
         self->stats.bad_batches++;
         return;
     }
+    if (!st->ins) {
+        st->ins = zhashx_new ();
+        zhashx_set_destructor (st->ins, (zhashx_destructor_fn *) s_incoming_destroy);
+    }
+    incoming_t *in = (incoming_t *) zhashx_lookup (st->ins, from);
     if (offset == 0) {
-        s_rec_clear (&st->in);
-        st->in.have = true;
-        st->in.key = key;
-        snprintf (st->in.release, sizeof st->in.release, "%s", release);
-        st->in.at = at;
-        st->in.data = zchunk_new (NULL, (size_t) total);
-        st->in_total = (size_t) total;
-        snprintf (st->in_from, sizeof st->in_from, "%s", from);
+        //  One state at a time from each member: a newer one replaces it.
+        in = (incoming_t *) zmalloc (sizeof (incoming_t));
+        in->rec.have = true;
+        in->rec.key = key;
+        snprintf (in->rec.release, sizeof in->rec.release, "%s", release);
+        in->rec.at = at;
+        in->rec.data = zchunk_new (NULL, (size_t) total);
+        in->total = (size_t) total;
+        zhashx_update (st->ins, from, in);
     }
     else
-    if (!st->in.have || s_key_cmp (&key, &st->in.key) || !streq (from, st->in_from)
-    ||  zchunk_size (st->in.data) != (size_t) offset) {
-        s_rec_clear (&st->in);      //  a piece missing: this state is lost here
+    if (!in || s_key_cmp (&key, &in->rec.key) || zchunk_size (in->rec.data) != (size_t) offset) {
+        zhashx_delete (st->ins, from);      //  a piece missing: this state is lost here
         self->stats.bad_batches++;
         return;
     }
-    zchunk_extend (st->in.data, zframe_data (piece), size);
-    if (zchunk_size (st->in.data) == st->in_total) {
-        state_rec_t rec = st->in;
-        memset (&st->in, 0, sizeof st->in);
+    zchunk_extend (in->rec.data, zframe_data (piece), size);
+    if (zchunk_size (in->rec.data) == in->total) {
+        state_rec_t rec = in->rec;
+        memset (&in->rec, 0, sizeof in->rec);
+        zhashx_delete (st->ins, from);
         s_receive (self, from, entry, &rec);
     }
 }
@@ -317,6 +403,9 @@ s_on_ack (cluster_t *self, const char *from, zmsg_t *op)
 {
     state_key_t key = { 0 };
     entry_t *entry = s_entry (self, op, &key, true);
+    if (entry && entry->st.lost.have && streq (from, entry->owner)
+    &&  s_key_cmp (&key, &entry->st.lost.key) == 0)
+        s_rec_clear (&entry->st.lost);      //  the winner has it
     if (!entry || !entry->st.puts)
         return;     //  not a put of ours (a state we passed on)
     zlistx_t *puts = entry->st.puts;
@@ -338,6 +427,28 @@ s_on_ack (cluster_t *self, const char *from, zmsg_t *op)
 
 static void s_read_done (cluster_t *self, entry_t *entry);
 
+//  STATEQ of this round to one member.
+static void
+s_ask (cluster_t *self, entry_t *entry, const char *node)
+{
+    zmsg_t *ops = zmsg_new ();
+    zmsg_addstr (ops, "STATEQ");
+    zmsg_addstr (ops, entry->id);
+    zmsg_addstrf (ops, "%" PRIu64, entry->st.read_round);
+    cluster_send (self, node, ops);
+    zmsg_destroy (&ops);
+}
+
+//  Done once a majority of the members in view (now: one may have gone
+//  since) has answered, us included.
+static void
+s_check_read (cluster_t *self, entry_t *entry)
+{
+    entry_state_t *st = &entry->st;
+    if (st->reading && (int) zlistx_size (st->read_from) + 1 >= cluster_majority (self))
+        s_read_done (self, entry);
+}
+
 void
 cluster_state_on_op (cluster_t *self, const char *from, int index, zmsg_t *op)
 {
@@ -348,30 +459,39 @@ cluster_state_on_op (cluster_t *self, const char *from, int index, zmsg_t *op)
         s_on_ack (self, from, op);
     else
     if (index == SUP_OP_STATEQ) {
-        entry_t *entry = s_entry (self, op, NULL, false);
-        if (!entry) {
-            char id [OTP_CHILD_ID_MAX + 1];
-            if (otp_msg_str (op, 0, id, sizeof id) == 0) {
-                entry_t none = { .cluster = self };
-                snprintf (none.id, sizeof none.id, "%s", id);
-                s_send_key (self, from, "STATER", &none, NULL);
-            }
+        char id [OTP_CHILD_ID_MAX + 1], round [32];
+        if (otp_msg_str (op, 0, id, sizeof id) || otp_msg_str (op, 1, round, sizeof round))
             return;
-        }
-        if (entry->st.held.have)
-            s_send_rec (self, from, entry, &entry->st.held);
-        s_send_key (self, from, "STATER", entry, entry->st.held.have? &entry->st.held.key: NULL);
+        entry_t *entry = (entry_t *) zhashx_lookup (self->entries, id);
+        state_rec_t *held = entry && entry->st.held.have? &entry->st.held: NULL;
+        if (held)
+            s_send_rec (self, from, entry, held);
+        zmsg_t *ops = zmsg_new ();
+        zmsg_addstr (ops, "STATER");
+        zmsg_addstr (ops, id);
+        zmsg_addstrf (ops, "%" PRIu64, held? held->key.epoch: 0);
+        zmsg_addstr (ops, held? held->key.writer: "-");
+        zmsg_addstrf (ops, "%" PRIu64, held? held->key.seq: 0);
+        zmsg_addstr (ops, round);
+        cluster_send (self, from, ops);
+        zmsg_destroy (&ops);
     }
     else
     if (index == SUP_OP_STATER) {
         state_key_t key = { 0 };
+        long round;
         entry_t *entry = s_entry (self, op, &key, true);
         entry_state_t *st = entry? &entry->st: NULL;
-        if (!st || !st->reading || zlistx_find (st->read_from, (void *) from))
+        if (!st || !st->reading || otp_msg_int (op, 4, 0, LONG_MAX, &round)
+        ||  (uint64_t) round != st->read_round || zlistx_find (st->read_from, (void *) from))
             return;
+        if (key.seq && (!st->held.have || s_key_cmp (&key, &st->held.key) > 0)) {
+            //  Its latest did not reach us whole: asked again.
+            s_ask (self, entry, from);
+            return;
+        }
         zlistx_add_end (st->read_from, strdup (from));
-        if ((int) zlistx_size (st->read_from) + 1 >= st->read_needed)
-            s_read_done (self, entry);
+        s_check_read (self, entry);
     }
 }
 
@@ -380,8 +500,12 @@ cluster_state_send_all (cluster_t *self, const char *node)
 {
     for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
          entry = (entry_t *) zhashx_next (self->entries))
-        if (entry->st.held.have && entry->state != ENTRY_DELETED)
-            s_send_rec (self, node, entry, &entry->st.held);
+        if (entry->state != ENTRY_DELETED) {
+            if (entry->st.held.have)
+                s_send_rec (self, node, entry, &entry->st.held);
+            if (entry->st.lost.have && streq (node, entry->owner))
+                s_send_rec (self, node, entry, &entry->st.lost);
+        }
 }
 
 //  -------------------------------------------------------------------------
@@ -441,37 +565,39 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
     entry_state_t *st = &entry->st;
     if (st->reading)
         return 1;
-    //  A new version to run under (a failover, a hand-off): the members'
-    //  latest first, unless none can have one (a child just started here).
-    bool read = st->read_epoch != entry->epoch || !streq (st->read_writer, entry->writer);
-    int needed = cluster_majority (self);
-    if (read && needed > 1 && !(entry->epoch == 1 && streq (entry->writer, self->me))) {
+    //  A new version to run under (a failover, a hand-off, our own restart):
+    //  the members' latest first. (A child just started here has
+    //  read_epoch set already: nobody can have a state of it.)
+    bool new_version = st->read_epoch != entry->epoch || !streq (st->read_writer, entry->writer);
+    if (new_version && cluster_majority (self) > 1) {
         st->reading = true;
+        st->read_round++;
+        zlistx_purge (st->read_from);
         if (entry->child)
             child_set_status (entry->child, "starting");
-        st->read_needed = needed;
         st->read_deadline = zclock_mono () + READ_MS;
         self->stats.reads++;
+        self->state_timed = true;
         for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
              peer = (peer_t *) zhashx_next (self->peers))
-            if (cluster_peer_live (peer)) {
-                zmsg_t *ops = zmsg_new ();
-                zmsg_addstr (ops, "STATEQ");
-                zmsg_addstr (ops, entry->id);
-                cluster_send (self, peer->name, ops);
-                zmsg_destroy (&ops);
-            }
+            if (cluster_peer_live (peer))
+                s_ask (self, entry, peer->name);
         return 1;
     }
     st->read_epoch = entry->epoch;
     snprintf (st->read_writer, sizeof st->read_writer, "%s", entry->writer);
+    //  Puts of the process before are answered to nobody: it is gone.
+    zlistx_purge (st->puts);
     //  This process's place: the version it runs under, the state it is given.
+    bool first = st->instance.epoch != entry->epoch || !streq (st->instance.writer, entry->writer);
     st->instance.epoch = entry->epoch;
     snprintf (st->instance.writer, sizeof st->instance.writer, "%s", entry->writer);
     st->instance.seq = st->held.have? st->held.key.seq: 0;
     bool merge = st->merge_due && st->merge.have;
     if (merge && st->merge.key.seq > st->instance.seq)
         st->instance.seq = st->merge.key.seq;
+    if (first || merge)
+        st->fork_seq = st->instance.seq;
     st->next_seq = st->instance.seq;
     zlistx_t *pairs = zlistx_new ();
     zlistx_set_destructor (pairs, (czmq_destructor *) zstr_free);
@@ -522,12 +648,21 @@ cluster_state_attach (cluster_t *self, entry_t *entry)
 }
 
 void
+cluster_state_abort_read (entry_t *entry)
+{
+    entry->st.reading = false;
+    if (entry->st.read_from)
+        zlistx_purge (entry->st.read_from);
+}
+
+void
 cluster_state_clear (entry_t *entry)
 {
     entry_state_t *st = &entry->st;
     s_rec_clear (&st->held);
     s_rec_clear (&st->merge);
-    s_rec_clear (&st->in);
+    s_rec_clear (&st->lost);
+    zhashx_destroy (&st->ins);
     zlistx_destroy (&st->puts);
     zlistx_destroy (&st->read_from);
     memset (st, 0, sizeof *st);
@@ -548,27 +683,50 @@ cluster_state_refuse_all (cluster_t *self)
     }
 }
 
+//  Only while something waits: an idle member with many children does not
+//  walk them fifty times a second.
 void
 cluster_state_tick (cluster_t *self, int64_t now)
 {
-    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
-         entry = (entry_t *) zhashx_next (self->entries)) {
+    if (!self->state_timed)
+        return;
+    self->state_timed = false;
+    zlistx_t *entries = zhashx_values (self->entries);
+    zlistx_set_destructor (entries, NULL);
+    for (entry_t *entry = (entry_t *) zlistx_first (entries); entry;
+         entry = (entry_t *) zlistx_next (entries)) {
         entry_state_t *st = &entry->st;
-        if (st->puts)
-            while (zlistx_size (st->puts)) {
-                put_t *put = (put_t *) zlistx_first (st->puts);
-                if (put->deadline > now)
-                    break;
-                char text [128];
-                snprintf (text, sizeof text, "%zu of the %d members needed said they hold it",
-                          zlistx_size (put->acks), put->needed);
-                s_reply (self, entry, put->instance, OTP_STATE_TIMEOUT, text);
+        //  The members in view may be fewer now (one left, or went down):
+        //  what a majority of them holds is answered.
+        int majority = cluster_majority (self);
+        while (st->puts && zlistx_size (st->puts)) {
+            put_t *put = (put_t *) zlistx_first (st->puts);
+            if ((int) zlistx_size (put->acks) >= majority) {
+                s_put_done (self, entry, put);
                 zlistx_delete (st->puts, zlistx_cursor (st->puts));
+                continue;
             }
+            if (put->deadline > now)
+                break;
+            char text [160];
+            snprintf (text, sizeof text, "%zu of the %d members needed said they hold it "
+                      "(some may: it may turn up at a later start)", zlistx_size (put->acks),
+                      put->needed);
+            s_reply (self, entry, put->instance, OTP_STATE_TIMEOUT, text);
+            zlistx_delete (st->puts, zlistx_cursor (st->puts));
+        }
+        if (st->cast_due && now >= st->cast_at) {
+            st->cast_due = false;
+            st->cast_at = now + CAST_MS;
+            if (st->held.have)
+                s_broadcast_rec (self, entry, &st->held);
+        }
+        if (st->reading)
+            s_check_read (self, entry);     //  a member that did not answer may be gone
         if (st->reading && now >= st->read_deadline) {
             otp_warn ("%s: %zu of the %d members needed gave their state in %d ms; "
                       "it starts with the latest of those", entry->id,
-                      zlistx_size (st->read_from) + 1, st->read_needed, READ_MS);
+                      zlistx_size (st->read_from) + 1, cluster_majority (self), READ_MS);
             s_read_done (self, entry);
         }
         if (st->merge_due && now >= st->merge_at && entry->child && child_alive (entry->child)
@@ -576,7 +734,11 @@ cluster_state_tick (cluster_t *self, int64_t now)
             st->merge_at = now + PUT_TIMEOUT_MS;    //  once; its next start takes it
             child_stop (entry->child);
         }
+        if ((st->puts && zlistx_size (st->puts)) || st->cast_due || st->reading
+        ||  (st->merge_due && entry->child && child_alive (entry->child)))
+            self->state_timed = true;
     }
+    zlistx_destroy (&entries);
 }
 
 //  -------------------------------------------------------------------------
