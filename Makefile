@@ -2,6 +2,11 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR    ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SOVERSION := 0
 DESTDIR   ?=
 N         ?= 3
 PKGS      := libczmq libzmq libsodium libmicrohttpd
@@ -28,6 +33,8 @@ EXAMPLES  := otp-chat
 LIB_SRC   := $(filter-out lib/otp_selftest.c,$(wildcard lib/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libotp.a
+SOLIB     := $(BUILD)/libotp.so.$(SOVERSION).$(VERSION:$(SOVERSION).%=%)
+MANPAGES  := $(BINARIES:%=$(BUILD)/man/%.1)
 BINS      := $(BINARIES:%=$(BUILD)/bin/%)
 SELFTEST  := $(BUILD)/bin/otp-selftest
 PROBE     := $(BUILD)/bin/otp-probe
@@ -42,7 +49,7 @@ BENCH     := $(BUILD)/bin/otp-bench
 EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 
 .SECONDARY:
-.PHONY: all test check unit bench bench-hosts scale chaos run run-multi stop install uninstall clean fuzz
+.PHONY: man all test check unit bench bench-hosts scale chaos run run-multi stop install uninstall clean fuzz
 all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(GOSSIPTOOL) $(FLOOD) $(ZMTPATTACK) $(SQUAT) $(BLAST) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
@@ -50,8 +57,21 @@ $(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
 
+# The library's objects are position-independent: the same ones make
+# libotp.a (the binaries link it) and libotp.so (make install).
+$(LIB_OBJ): CFLAGS += -fPIC
+
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
+
+$(SOLIB): $(LIB_OBJ)
+	@echo "  LINK  $@"
+	@$(CC) -shared -Wl,-soname,libotp.so.$(SOVERSION) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Man pages, from each program's --help (scripts/make-man).
+$(BUILD)/man/%.1: $(BUILD)/bin/% scripts/make-man
+	@scripts/make-man $(BUILD)/bin $(BUILD)/man $(VERSION) $*
+man: $(MANPAGES)
 
 cmd_objs = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDEXPANSION:
@@ -219,12 +239,28 @@ remove: undeploy image-rm
 release: $(BINS)
 	scripts/make-release $(BUILD) $(VERSION)
 
-install: $(BINS)
-	install -d $(DESTDIR)$(BINDIR)
+# make install PREFIX=... DESTDIR=...: the five programs, the library
+# (libotp.so with its soname, libotp.a), its headers, libotp.pc for
+# pkg-config, man pages and otp-ctl's bash completion.
+install: $(BINS) $(LIB) $(SOLIB) $(MANPAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/otp-labs \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(SOLIB) $(DESTDIR)$(LIBDIR)
+	ln -sf $(notdir $(SOLIB)) $(DESTDIR)$(LIBDIR)/libotp.so.$(SOVERSION)
+	ln -sf libotp.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libotp.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' lib/libotp.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libotp.pc
+	install -m 0644 lib/*.h $(DESTDIR)$(INCLUDEDIR)/otp-labs
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 scripts/otp-ctl.bash-completion $(DESTDIR)$(COMPLETIONDIR)/otp-ctl
 
 uninstall:
-	rm -f $(BINARIES:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(BINARIES:%=$(DESTDIR)$(BINDIR)/%) $(BINARIES:%=$(DESTDIR)$(MANDIR)/man1/%.1)
+	rm -f $(DESTDIR)$(LIBDIR)/libotp.a $(DESTDIR)$(LIBDIR)/libotp.so* $(DESTDIR)$(LIBDIR)/pkgconfig/libotp.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/otp-labs
+	rm -f $(DESTDIR)$(COMPLETIONDIR)/otp-ctl
 
 # Coverage-guided fuzzing of the wire parsers (needs clang): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
