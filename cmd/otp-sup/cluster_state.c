@@ -339,7 +339,10 @@ s_receive (cluster_t *self, const char *from, entry_t *entry, state_rec_t *rec)
         s_rec_move (&st->held, rec);
     }
     else {
-        if (s_key_cmp (&rec->key, &st->held.key) == 0)
+        //  Ours already, or (we own it) of an older version that our
+        //  process began after: nothing of it is missing here.
+        if (s_key_cmp (&rec->key, &st->held.key) == 0
+        ||  (streq (entry->owner, self->me) && !s_same_version (&rec->key, &st->held.key)))
             s_send_key (self, from, "STACK", entry, &rec->key);
         s_rec_clear (rec);
     }
