@@ -52,7 +52,8 @@ EXAMPLE_BINS := $(EXAMPLES:otp-%=$(BUILD)/bin/otp-%)
 .PHONY: man all test check unit bench bench-hosts scale chaos run run-multi stop install uninstall clean fuzz
 all: $(BINS) $(SELFTEST) $(PROBE) $(ECHO) $(GOSSIPTOOL) $(FLOOD) $(ZMTPATTACK) $(SQUAT) $(BLAST) $(BENCH) $(SLOWDNS) $(EXAMPLE_BINS)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
+# Objects depend on the Makefile too: a change of flags (-fPIC, say) rebuilds them.
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
