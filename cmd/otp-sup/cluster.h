@@ -57,6 +57,7 @@ typedef struct {
     uint64_t read_round;            //  answers name the round they answer
     int64_t read_deadline;
     zlistx_t *read_from;            //  members that answered this round
+    zlistx_t *read_asked;           //  members asked this round (one back since is asked too)
     uint64_t read_epoch;            //  the version read for
     char read_writer [OTP_NODE_MAX + 1];
     zlistx_t *puts;                 //  put_t waiting for a majority

@@ -434,6 +434,8 @@ static void s_read_done (cluster_t *self, entry_t *entry);
 static void
 s_ask (cluster_t *self, entry_t *entry, const char *node)
 {
+    if (!zlistx_find (entry->st.read_asked, (void *) node))
+        zlistx_add_end (entry->st.read_asked, strdup (node));
     zmsg_t *ops = zmsg_new ();
     zmsg_addstr (ops, "STATEQ");
     zmsg_addstr (ops, entry->id);
@@ -576,6 +578,7 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
         st->reading = true;
         st->read_round++;
         zlistx_purge (st->read_from);
+        zlistx_purge (st->read_asked);
         if (entry->child)
             child_set_status (entry->child, "starting");
         st->read_deadline = zclock_mono () + READ_MS;
@@ -645,6 +648,9 @@ cluster_state_attach (cluster_t *self, entry_t *entry)
         st->read_from = zlistx_new ();
         zlistx_set_destructor (st->read_from, (czmq_destructor *) zstr_free);
         zlistx_set_comparator (st->read_from, (czmq_comparator *) strcmp);
+        st->read_asked = zlistx_new ();
+        zlistx_set_destructor (st->read_asked, (czmq_destructor *) zstr_free);
+        zlistx_set_comparator (st->read_asked, (czmq_comparator *) strcmp);
     }
     if (entry->child)
         child_set_checkpoints (entry->child, s_on_request, entry);
@@ -668,6 +674,7 @@ cluster_state_clear (entry_t *entry)
     zhashx_destroy (&st->ins);
     zlistx_destroy (&st->puts);
     zlistx_destroy (&st->read_from);
+    zlistx_destroy (&st->read_asked);
     memset (st, 0, sizeof *st);
 }
 
@@ -724,8 +731,15 @@ cluster_state_tick (cluster_t *self, int64_t now)
             if (st->held.have)
                 s_broadcast_rec (self, entry, &st->held);
         }
-        if (st->reading)
-            s_check_read (self, entry);     //  a member that did not answer may be gone
+        if (st->reading) {
+            //  One asked may be gone, and one back since is asked too: the
+            //  majority may need it.
+            for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+                 peer = (peer_t *) zhashx_next (self->peers))
+                if (cluster_peer_live (peer) && !zlistx_find (st->read_asked, peer->name))
+                    s_ask (self, entry, peer->name);
+            s_check_read (self, entry);
+        }
         if (st->reading && now >= st->read_deadline) {
             otp_warn ("%s: %zu of the %d members needed gave their state in %d ms; "
                       "it starts with the latest of those", entry->id,
