@@ -48,6 +48,32 @@ s_environment (char *const *extra, bool keep_cookie)
     return envp;
 }
 
+//  In the child: errno to the parent through the exec-error pipe, then out.
+static void
+s_fail_child (int error_fd)
+{
+    int err = errno;
+    ssize_t n = write (error_fd, &err, sizeof err);
+    (void) n;
+    _exit (127);
+}
+
+int
+otp_write_all (int fd, const void *data, size_t size)
+{
+    const char *at = (const char *) data;
+    while (size > 0) {
+        ssize_t n = write (fd, at, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        at += n;
+        size -= (size_t) n;
+    }
+    return 0;
+}
+
 pid_t
 otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
 {
@@ -90,16 +116,12 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             (void) n;
             _exit (127);
         }
-        //  Descriptor 3 may be the exec-error pipe's end: moved out of the way.
+        //  Descriptors 3.. may be the exec-error pipe's end: moved out of the way.
         int error_fd = fds [1];
-        if (opts->fd3 > 2 && error_fd == 3) {
-            error_fd = fcntl (3, F_DUPFD_CLOEXEC, 4);
-            if (error_fd < 0) {
-                int err = errno;
-                ssize_t n = write (3, &err, sizeof err);
-                (void) n;
-                _exit (127);
-            }
+        if (error_fd >= 3 && error_fd < 3 + OTP_SPAWN_EXTRA) {
+            error_fd = fcntl (fds [1], F_DUPFD_CLOEXEC, 3 + OTP_SPAWN_EXTRA);
+            if (error_fd < 0)
+                s_fail_child (fds [1]);
         }
         if (opts->null_stdio) {
             int null = open ("/dev/null", O_RDWR);
@@ -111,12 +133,19 @@ otp_spawn (const otp_spawn_opts_t *opts, char *error, size_t error_size)
             if (null > 2)
                 close (null);
         }
-        if (opts->fd3 > 2) {
-            if (opts->fd3 == 3)
-                fcntl (3, F_SETFD, 0);      //  dup2 onto itself would keep close-on-exec
-            else
-                dup2 (opts->fd3, 3);
+        //  Each extra descriptor to its place, through a copy above them all,
+        //  so that none overwrites another that is still to move (dup2 also
+        //  clears close-on-exec, which dup2 onto itself would not).
+        int moved [OTP_SPAWN_EXTRA];
+        for (int i = 0; i < OTP_SPAWN_EXTRA; i++) {
+            moved [i] = opts->extra [i] > 2? fcntl (opts->extra [i], F_DUPFD_CLOEXEC,
+                                                    3 + OTP_SPAWN_EXTRA): -1;
+            if (opts->extra [i] > 2 && moved [i] < 0)
+                s_fail_child (error_fd);
         }
+        for (int i = 0; i < OTP_SPAWN_EXTRA; i++)
+            if (moved [i] >= 0 && dup2 (moved [i], 3 + i) < 0)
+                s_fail_child (error_fd);
         //  No environment (calloc failed): exec nothing rather than leak the cookie.
         if (!envp && !opts->keep_cookie)
             _exit (127);

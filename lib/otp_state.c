@@ -2,6 +2,7 @@
     The bytes in base64 are libsodium's (sodium_bin2base64, the original
     variant with padding: what `base64 -w0` writes).                       */
 #include "otp_state.h"
+#include "otp_spawn.h"
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,21 +162,6 @@ s_fd (void)
 }
 
 static int
-s_write_all (int fd, const char *data, size_t size)
-{
-    while (size) {
-        ssize_t n = write (fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        size -= (size_t) n;
-    }
-    return 0;
-}
-
-static int
 s_send (const void *data, size_t size, bool wait)
 {
     int fd = s_fd ();
@@ -189,7 +175,7 @@ s_send (const void *data, size_t size, bool wait)
         errno = EMSGSIZE;
         return -1;
     }
-    int rc = s_write_all (fd, line, line_size);
+    int rc = otp_write_all (fd, line, line_size);
     free (line);
     return rc? -1: fd;
 }

@@ -85,6 +85,7 @@ while IFS= read -r line; do
               ask 'put fine'; echo "$a | $b | ${c%% *} | $ack" ;;
         flood) ( for i in $(seq 3000); do echo "hello $i"; done >&3 ) &
                n=$(head -n 3000 <&3 | grep -c '^error bad'); wait; echo "flood $n" ;;
+        file) echo "${OTP_STATE_FILE:-none}" ;;
         sum) if [ -n "${OTP_STATE_FILE:-}" ]; then sha256sum < "$OTP_STATE_FILE" | cut -c1-16; else echo none; fi ;;
         *) echo "what? $line" ;;
     esac
@@ -129,6 +130,8 @@ EOF
     survivor=n1; [ "$host" = n1 ] && survivor=n2
     kill -9 "$(pid_of "$host")" "$(reg_pid_of "$host")" "$(sup_pid_of "$host")"
     wait_until 15 prints "$(printf fine | sha256sum | cut -c1-16)" otp-ctl -n "$survivor@127.0.0.1" call big sum --timeout 2000
+    # Given as a memory file on descriptor 4: nothing on disk to clean up.
+    [ "$(otp-ctl -n "$survivor@127.0.0.1" call big file)" = /dev/fd/4 ]
     # And the 1 MiB state itself goes to the heir whole, in pieces.
     run otp-ctl -n "$survivor@127.0.0.1" call big big --timeout 10000
     [[ "$output" =~ ^ok\ [0-9]+\ [0-9a-f]{16}$ ]]

@@ -7,22 +7,6 @@
 
 #define RPC_ARGS_MAX 63         //  SPAWN takes the request id and 63 arguments
 
-//  Writes all of it, at once: the output must stream, not wait in a buffer.
-static int
-s_write_all (int fd, const byte *data, size_t size)
-{
-    while (size > 0) {
-        ssize_t n = write (fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        size -= (size_t) n;
-    }
-    return 0;
-}
-
 static int
 s_usage (void)
 {
@@ -124,7 +108,7 @@ ctl_rpc (ctl_t *ctl, int argc, char **argv)
         else
         if ((streq (tag, "OUT") || streq (tag, "ERR")) && started && data) {
             int fd = streq (tag, "OUT")? STDOUT_FILENO: STDERR_FILENO;
-            if (s_write_all (fd, zframe_data (data), zframe_size (data))) {
+            if (otp_write_all (fd, zframe_data (data), zframe_size (data))) {
                 //  Our reader has gone (a closed pipe): so do we, and with
                 //  us the command.
                 if (fd == STDOUT_FILENO)

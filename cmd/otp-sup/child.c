@@ -39,9 +39,12 @@ struct _child_t {
     void *checkpoint_arg;
     channel_t *channel;             //  of the process that runs
     zlistx_t *start_env;            //  KEY=VALUE for its next start
+    int given [2];                  //  descriptors 4 and 5 of its next start; -1: none
     uint64_t instance;
     uint64_t channel_bad;           //  of its processes so far
 };
+
+static void s_close_given (child_t *self);
 
 child_t *
 child_new (app_t *app, otp_childspec_t **spec_p, const char *supervisor)
@@ -55,6 +58,7 @@ child_new (app_t *app, otp_childspec_t **spec_p, const char *supervisor)
     self->kill_timer = -1;
     self->out.fd = -1;
     self->err.fd = -1;
+    self->given [0] = self->given [1] = -1;
     return self;
 }
 
@@ -84,6 +88,7 @@ child_destroy (child_t **self_p)
         s_close_streams (self);
         channel_destroy (&self->channel);
         zlistx_destroy (&self->start_env);
+        s_close_given (self);
         port_destroy (&self->port);
         otp_childspec_destroy (&self->spec);
         self->dead = true;
@@ -115,6 +120,14 @@ child_set_start_env (child_t *self, zlistx_t *pairs)
     for (const char *pair = (const char *) zlistx_first (pairs); pair;
          pair = (const char *) zlistx_next (pairs))
         zlistx_add_end (self->start_env, strdup (pair));
+}
+
+void
+child_set_start_fds (child_t *self, int fd4, int fd5)
+{
+    s_close_given (self);
+    self->given [0] = fd4;
+    self->given [1] = fd5;
 }
 
 uint64_t child_instance (child_t *self) { return self->instance; }
@@ -236,6 +249,28 @@ s_pipe (int fds [2], bool parent_reads)
     return 0;
 }
 
+//  Closes each open descriptor of `count` pairs.
+static void
+s_close_pairs (int *pairs [], int count)
+{
+    for (int p = 0; p < count; p++)
+        for (int e = 0; e < 2; e++)
+            if (pairs [p][e] >= 0) {
+                close (pairs [p][e]);
+                pairs [p][e] = -1;
+            }
+}
+
+static void
+s_close_given (child_t *self)
+{
+    for (int i = 0; i < 2; i++)
+        if (self->given [i] >= 0) {
+            close (self->given [i]);
+            self->given [i] = -1;
+        }
+}
+
 static bool
 s_bridged (child_t *self)
 {
@@ -327,10 +362,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
     if ((bridged && s_pipe (in, false)) || s_pipe (out, true) || s_pipe (err, true)) {
         snprintf (error, error_size, "pipe: %s", strerror (errno));
         int *all [3] = { in, out, err };
-        for (int p = 0; p < 3; p++)
-            for (int e = 0; e < 2; e++)
-                if (all [p][e] >= 0)
-                    close (all [p][e]);
+        s_close_pairs (all, 3);
         return -1;
     }
     //  The checkpoint channel: a socket pair, the child's end its fd 3.
@@ -338,10 +370,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
     if (self->checkpoint && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel)) {
         snprintf (error, error_size, "socketpair: %s", strerror (errno));
         int *all [3] = { in, out, err };
-        for (int p = 0; p < 3; p++)
-            for (int e = 0; e < 2; e++)
-                if (all [p][e] >= 0)
-                    close (all [p][e]);
+        s_close_pairs (all, 3);
         return -1;
     }
     //  Never on 0-2 (the child's stdio): otp_spawn would not pass it on.
@@ -353,10 +382,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
             snprintf (error, error_size, "fcntl: %s", strerror (errno));
             close (channel [0]);
             int *all [3] = { in, out, err };
-            for (int p = 0; p < 3; p++)
-                for (int e = 0; e < 2; e++)
-                    if (all [p][e] >= 0)
-                        close (all [p][e]);
+            s_close_pairs (all, 3);
             return -1;
         }
     }
@@ -387,7 +413,8 @@ s_spawn (child_t *self, char *error, size_t error_size)
         .cwd = spec->cwd,
         .death_signal = SIGKILL,
         .keep_cookie = otp_childspec_keeps_cookie (spec),
-        .fd3 = channel [1],
+        .extra = { channel [1], self->given [0] >= 0? self->given [0]: 0,
+                   self->given [1] >= 0? self->given [1]: 0 },
     };
     pid_t pid = otp_spawn (&opts, error, error_size);
     for (int i = 0; i < 4; i++)
@@ -395,6 +422,7 @@ s_spawn (child_t *self, char *error, size_t error_size)
     free (env);
     if (channel [1] >= 0)
         close (channel [1]);
+    s_close_given (self);           //  the child has its copies
     if (bridged)
         close (in [0]);
     close (out [1]);

@@ -1051,7 +1051,6 @@ cluster_destroy (cluster_t **self_p)
     cluster_t *self = *self_p;
     if (self) {
         zloop_timer_end (self->app->loop, self->timer);
-        cluster_state_fini (self);
         zhashx_destroy (&self->entries);
         zhashx_destroy (&self->peers);
         intensity_destroy (&self->restarts);

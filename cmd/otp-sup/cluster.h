@@ -137,7 +137,6 @@ struct _cluster_t {
         uint64_t checkpoints, checkpoint_bytes, checkpoints_refused, casts, merges, reads;
     } stats;
     bool state_timed;               //  some checkpoint waits for a time (cluster_state_tick)
-    char state_dir [256];           //  where a child finds the state it starts with
     char release [OTP_STATE_VERSION_MAX + 1];  //  the release that writes our checkpoints
 };
 
@@ -155,7 +154,6 @@ void cluster_start_entry (cluster_t *self, entry_t *entry);
 
 //  cluster_state.c
 void cluster_state_init (cluster_t *self);
-void cluster_state_fini (cluster_t *self);
 void cluster_state_clear (entry_t *entry);
 //  Its child is gone here: a read for its start is over.
 void cluster_state_abort_read (entry_t *entry);

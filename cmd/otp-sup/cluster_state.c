@@ -16,12 +16,13 @@
     - After a partition in which two instances ran (uniform), the loser's
       states reach the winner, which holds them apart (`merge`): its child
       is started again with both, to reconcile (Swarm's resolve_conflict).
-    - The owner's state is given to each start in a file of a private
-      directory (OTP_STATE_FILE), with its seq and the release that wrote
-      it; a state travels between members in pieces of STATE_PIECE bytes.  */
+    - The owner's state is given to each start as a memory file on its
+      descriptor 4 (OTP_STATE_FILE=/dev/fd/4; the other instance's on 5),
+      with its seq and the release that wrote it; a state travels between
+      members in pieces of STATE_PIECE bytes.  */
 #include "cluster.h"
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
 
 #define STATE_PIECE (256 * 1024)
 #define PUT_TIMEOUT_MS 5000
@@ -528,31 +529,20 @@ s_read_done (cluster_t *self, entry_t *entry)
         cluster_start_entry (self, entry);
 }
 
-//  `path` gets rec's bytes, whole or not at all (written, then renamed).
+//  A descriptor holding rec's bytes, read from its start: a memory file,
+//  which nothing has to clean up, even after a kill -9. -1 on failure.
 static int
-s_write_file (const char *path, state_rec_t *rec)
+s_state_fd (state_rec_t *rec)
 {
-    char temp [600];
-    snprintf (temp, sizeof temp, "%s.new", path);
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = memfd_create ("otp-state", MFD_CLOEXEC);
     if (fd < 0)
         return -1;
-    const byte *data = zchunk_data (rec->data);
-    size_t left = zchunk_size (rec->data);
-    while (left) {
-        ssize_t n = write (fd, data, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close (fd);
-            unlink (temp);
-            return -1;
-        }
-        data += n;
-        left -= (size_t) n;
+    if (otp_write_all (fd, zchunk_data (rec->data), zchunk_size (rec->data))
+    ||  lseek (fd, 0, SEEK_SET) != 0) {
+        close (fd);
+        return -1;
     }
-    close (fd);
-    return rename (temp, path);
+    return fd;
 }
 
 static void
@@ -608,22 +598,23 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
     zlistx_t *pairs = zlistx_new ();
     zlistx_set_destructor (pairs, (czmq_destructor *) zstr_free);
     s_add_pair (pairs, "OTP_RELEASE_VERSION=%s", self->release);
-    struct { state_rec_t *rec; const char *suffix, *file, *seq, *version; } given [2] = {
-        { &st->held, "state", "OTP_STATE_FILE", "OTP_STATE_SEQ", "OTP_STATE_VERSION" },
-        { merge? &st->merge: NULL, "merge", "OTP_STATE_MERGE_FILE", "OTP_STATE_MERGE_SEQ",
+    //  The states as descriptors 4 (ours) and 5 (the other instance's).
+    struct { state_rec_t *rec; const char *file, *seq, *version; } given [2] = {
+        { &st->held, "OTP_STATE_FILE", "OTP_STATE_SEQ", "OTP_STATE_VERSION" },
+        { merge? &st->merge: NULL, "OTP_STATE_MERGE_FILE", "OTP_STATE_MERGE_SEQ",
           "OTP_STATE_MERGE_VERSION" },
     };
+    int fds [2] = { -1, -1 };
     for (int i = 0; i < 2; i++) {
         state_rec_t *rec = given [i].rec;
-        if (!rec || !rec->have || !*self->state_dir)
+        if (!rec || !rec->have)
             continue;
-        char path [512];
-        snprintf (path, sizeof path, "%s/%s.%s", self->state_dir, entry->id, given [i].suffix);
-        if (s_write_file (path, rec)) {
-            otp_warn ("%s: cannot write its state to %s: %s", entry->id, path, strerror (errno));
+        fds [i] = s_state_fd (rec);
+        if (fds [i] < 0) {
+            otp_warn ("%s: cannot give it its state: %s", entry->id, strerror (errno));
             continue;
         }
-        s_add_pair (pairs, "%s=%s", given [i].file, path);
+        s_add_pair (pairs, "%s=/dev/fd/%d", given [i].file, 4 + i);
         s_add_pair (pairs, "%s=%" PRIu64, given [i].seq, rec->key.seq);
         s_add_pair (pairs, "%s=%s", given [i].version, rec->release);
     }
@@ -632,8 +623,14 @@ cluster_state_before_start (cluster_t *self, entry_t *entry)
         s_rec_clear (&st->merge);
     }
     st->merge_due = false;
-    if (entry->child)
+    if (entry->child) {
         child_set_start_env (entry->child, pairs);
+        child_set_start_fds (entry->child, fds [0], fds [1]);
+    }
+    else
+        for (int i = 0; i < 2; i++)
+            if (fds [i] >= 0)
+                close (fds [i]);
     zlistx_destroy (&pairs);
     return 0;
 }
@@ -765,31 +762,6 @@ cluster_state_init (cluster_t *self)
 {
     const char *release = getenv ("OTP_RELEASE_VERSION");
     snprintf (self->release, sizeof self->release, "%s", release && *release? release: OTP_VERSION);
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (self->state_dir, sizeof self->state_dir, "%s/otp-sup-state-XXXXXX",
-              tmp && *tmp? tmp: "/tmp");
-    if (!mkdtemp (self->state_dir)) {
-        otp_warn ("cannot make a directory for children's states (%s): %s", self->state_dir,
-                  strerror (errno));
-        *self->state_dir = 0;
-    }
-}
-
-void
-cluster_state_fini (cluster_t *self)
-{
-    if (!*self->state_dir)
-        return;
-    for (entry_t *entry = (entry_t *) zhashx_first (self->entries); entry;
-         entry = (entry_t *) zhashx_next (self->entries)) {
-        const char *suffixes [] = { "state", "merge", "state.new", "merge.new" };
-        for (int i = 0; i < 4; i++) {
-            char path [512];
-            snprintf (path, sizeof path, "%s/%s.%s", self->state_dir, entry->id, suffixes [i]);
-            unlink (path);
-        }
-    }
-    rmdir (self->state_dir);
 }
 
 void

@@ -129,6 +129,8 @@ typedef void (channel_fn) (void *arg, bool wait, uint8_t *data, size_t size);
 void child_set_checkpoints (child_t *self, channel_fn *fn, void *arg);
 //  KEY=VALUE pairs (copied) added to the environment of its next start.
 void child_set_start_env (child_t *self, zlistx_t *pairs);
+//  Descriptors (taken; -1: none) its next start gets as 4 and 5.
+void child_set_start_fds (child_t *self, int fd4, int fd5);
 //  Which process of the child this is (one more at each start).
 uint64_t child_instance (child_t *self);
 //  An answer on the channel of process `instance`; dropped if another runs.
